@@ -1,0 +1,33 @@
+"""Exceptions raised by graphrep.
+
+Every error names *what* was wrong (the file, column, relation or node type) and
+*what was expected*, so a user can fix their input without reading our source.
+All of them derive from :class:`GraphrepError`; each also derives from the
+built-in exception a Python user would try first (``ValueError``, ``KeyError``,
+``FileNotFoundError``), so generic ``except`` clauses keep working.
+"""
+
+from __future__ import annotations
+
+
+class GraphrepError(Exception):
+    """Base class of every error graphrep raises on purpose."""
+
+
+class GraphValidationError(GraphrepError, ValueError):
+    """Input arrays or tables are not a valid graph (bad ids, lengths, dtypes, NaNs)."""
+
+
+class SchemaError(GraphrepError, KeyError):
+    """A node type, relation or feature name is not part of the graph's schema."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class GraphFormatError(GraphrepError, OSError):
+    """A saved graph/dataset directory is missing files or has a corrupt manifest."""
+
+
+class ConfigError(GraphrepError, ValueError):
+    """A configuration value is out of range or of the wrong type."""

@@ -1,0 +1,5 @@
+"""Build shim: all metadata lives in pyproject.toml (PEP 621)."""
+
+from setuptools import setup
+
+setup()
