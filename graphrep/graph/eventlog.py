@@ -81,7 +81,7 @@ class EventLog:
         """
         user = check_node_ids(user, num_users, "EventLog column 'user'")
         n = len(user)
-        ts = check_edge_array(timestamp, n, "EventLog column 'timestamp'")
+        ts = check_edge_array(timestamp, n, "EventLog column 'timestamp'", unit="event")
         if not np.issubdtype(ts.dtype, np.integer):
             raise GraphValidationError(f"EventLog column 'timestamp': expected integers, got {ts.dtype}")
         cols: dict[str, np.ndarray] = {"user": user, "timestamp": ts.astype(np.int64)}
@@ -115,7 +115,7 @@ class EventLog:
         cols["duration"] = (
             np.zeros(n, np.float32)
             if duration is None
-            else check_edge_array(duration, n, "EventLog column 'duration'")
+            else check_edge_array(duration, n, "EventLog column 'duration'", unit="event")
         )
         # sort by (user, time): stable argsort by time, then stable counting sort by user
         by_time = np.argsort(cols["timestamp"], kind="stable")

@@ -51,18 +51,18 @@ def check_node_ids(values: object, num_nodes: int, what: str) -> np.ndarray:
     return arr
 
 
-def check_edge_array(values: object, num_edges: int, what: str) -> np.ndarray:
-    """Per-edge array: 1-D, numeric, finite, one value per edge."""
+def check_edge_array(values: object, num_edges: int, what: str, unit: str = "edge") -> np.ndarray:
+    """Per-edge (or per-``unit``) array: 1-D, numeric, finite, one value per edge."""
     arr = np.asarray(values)
     if arr.ndim != 1 or len(arr) != num_edges:
         raise GraphValidationError(
-            f"{what}: expected one value per edge ({num_edges}), got shape {arr.shape}"
+            f"{what}: expected one value per {unit} ({num_edges}), got shape {arr.shape}"
         )
     if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
         raise GraphValidationError(f"{what}: expected a numeric array, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
         bad = int(np.flatnonzero(~np.isfinite(arr))[0])
-        raise GraphValidationError(f"{what}: non-finite value {arr[bad]} at edge {bad}")
+        raise GraphValidationError(f"{what}: non-finite value {arr[bad]} at {unit} {bad}")
     return arr
 
 
