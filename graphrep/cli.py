@@ -64,7 +64,9 @@ def describe(ds: GraphDataset) -> str:
     if "cut_time" in ds.meta:
         lines.append(f"training cut time: {ds.meta['cut_time']}")
     if ds.truth:
-        lines.append("ground truth: " + ", ".join(f"{k} {list(v.shape)}" for k, v in ds.truth.items()))
+        lines.append(
+            "ground truth: " + ", ".join(f"{k} {list(v.shape)}" for k, v in ds.truth.items())
+        )
     return "\n".join(lines)
 
 
@@ -106,9 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Generate the synthetic pin/board/user/query graph with planted topics, "
         "its user EventLog and ground truth, and save them to a directory.",
     )
-    s.add_argument("--preset", choices=["tiny", "default", "large"], default="default",
-                   help="size preset (tiny: tests, default: the main job, large: >= 50M edges)")
-    s.add_argument("--seed", type=int, default=0, help="random seed; one seed gives one identical graph")
+    s.add_argument(
+        "--preset",
+        choices=["tiny", "default", "large"],
+        default="default",
+        help="size preset (tiny: tests, default: the main job, large: >= 50M edges)",
+    )
+    s.add_argument(
+        "--seed", type=int, default=0, help="random seed; one seed gives one identical graph"
+    )
     s.add_argument("--scale", type=float, default=1.0, help="multiply entity and event counts")
     s.add_argument("--out", required=True, help="output directory (written atomically)")
     s.set_defaults(func=_cmd_synth)

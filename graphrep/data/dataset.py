@@ -23,7 +23,13 @@ from graphrep.errors import GraphFormatError
 from graphrep.graph.eventlog import EventLog
 from graphrep.graph.heterograph import HeteroGraph
 from graphrep.graph.storage import is_saved_graph, load_graph, write_graph_into
-from graphrep.utils.arrays import manifest_field, read_array, read_manifest, write_array, write_manifest
+from graphrep.utils.arrays import (
+    manifest_field,
+    read_array,
+    read_manifest,
+    write_array,
+    write_manifest,
+)
 from graphrep.utils.atomic import atomic_dir
 
 FORMAT = "graphrep.dataset"
@@ -75,5 +81,7 @@ class GraphDataset:
             raise GraphFormatError(f"{root / 'graph'}: missing graph directory of the dataset")
         graph = load_graph(root / "graph", mmap=mmap)
         events = EventLog.load(root / "events", mmap=mmap) if manifest.get("has_events") else None
-        truth = {k: read_array(root, v, mmap, f"ground truth {k!r}") for k, v in truth_entries.items()}
+        truth = {
+            k: read_array(root, v, mmap, f"ground truth {k!r}") for k, v in truth_entries.items()
+        }
         return cls(graph, events, truth, meta)

@@ -60,7 +60,9 @@ def _duplicate_groups(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     return group
 
 
-def sort_coo(src: np.ndarray, dst: np.ndarray, num_src: int, num_dst: int) -> tuple[np.ndarray, np.ndarray]:
+def sort_coo(
+    src: np.ndarray, dst: np.ndarray, num_src: int, num_dst: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Order edges by (src, dst), stable; returns ``(indptr, perm)``."""
     _, perm_dst = _counting_sort(dst, num_dst)
     indptr, perm_src = _counting_sort(src[perm_dst], num_src)
@@ -190,7 +192,8 @@ class CSR:
         if self.num_dst != other.num_dst or set(self.edge_data) != set(other.edge_data):
             return False
         if not (
-            np.array_equal(self.indptr, other.indptr) and np.array_equal(self.indices, other.indices)
+            np.array_equal(self.indptr, other.indptr)
+            and np.array_equal(self.indices, other.indices)
         ):
             return False
         return all(np.array_equal(v, other.edge_data[k]) for k, v in self.edge_data.items())

@@ -20,14 +20,25 @@ import numpy as np
 from graphrep.errors import GraphValidationError, SchemaError
 from graphrep.graph.csr import _counting_sort
 from graphrep.graph.validate import check_edge_array, check_node_ids
-from graphrep.utils.arrays import manifest_field, read_array, read_manifest, write_array, write_manifest
+from graphrep.utils.arrays import (
+    manifest_field,
+    read_array,
+    read_manifest,
+    write_array,
+    write_manifest,
+)
 from graphrep.utils.atomic import atomic_dir
 
 FORMAT = "graphrep.eventlog"
 COLUMNS = ("user", "item_type", "item", "action", "surface", "timestamp", "duration")
 _DTYPES = {
-    "user": np.int64, "item_type": np.int8, "item": np.int64, "action": np.int8,
-    "surface": np.int8, "timestamp": np.int64, "duration": np.float32,
+    "user": np.int64,
+    "item_type": np.int8,
+    "item": np.int64,
+    "action": np.int8,
+    "surface": np.int8,
+    "timestamp": np.int64,
+    "duration": np.float32,
 }
 
 
@@ -83,7 +94,9 @@ class EventLog:
         n = len(user)
         ts = check_edge_array(timestamp, n, "EventLog column 'timestamp'", unit="event")
         if not np.issubdtype(ts.dtype, np.integer):
-            raise GraphValidationError(f"EventLog column 'timestamp': expected integers, got {ts.dtype}")
+            raise GraphValidationError(
+                f"EventLog column 'timestamp': expected integers, got {ts.dtype}"
+            )
         cols: dict[str, np.ndarray] = {"user": user, "timestamp": ts.astype(np.int64)}
         for name, value, vocab in (
             ("item_type", item_type, item_types),
@@ -92,11 +105,17 @@ class EventLog:
         ):
             if not 0 < len(vocab) <= 127:
                 raise GraphValidationError(f"EventLog vocabulary for {name!r} needs 1..127 names")
-            arr = np.zeros(n, np.int64) if value is None else check_node_ids(
-                value, len(vocab), f"EventLog column {name!r} (codes into {list(vocab)})"
+            arr = (
+                np.zeros(n, np.int64)
+                if value is None
+                else check_node_ids(
+                    value, len(vocab), f"EventLog column {name!r} (codes into {list(vocab)})"
+                )
             )
             if len(arr) != n:
-                raise GraphValidationError(f"EventLog column {name!r}: expected {n} values, got {len(arr)}")
+                raise GraphValidationError(
+                    f"EventLog column {name!r}: expected {n} values, got {len(arr)}"
+                )
             cols[name] = arr
         item = np.asarray(item)
         if not np.issubdtype(item.dtype, np.integer) or item.ndim != 1 or len(item) != n:
@@ -149,8 +168,13 @@ class EventLog:
         cols = {k: getattr(self, k)[mask] for k in COLUMNS}
         offsets = np.zeros(self.num_users + 1, dtype=np.int64)
         np.cumsum(np.bincount(cols["user"], minlength=self.num_users), out=offsets[1:])
-        return EventLog(**cols, user_offsets=offsets, item_types=self.item_types,
-                        action_names=self.action_names, surface_names=self.surface_names)
+        return EventLog(
+            **cols,
+            user_offsets=offsets,
+            item_types=self.item_types,
+            action_names=self.action_names,
+            surface_names=self.surface_names,
+        )
 
     def slice_time(self, start: int | None = None, end: int | None = None) -> EventLog:
         """Events with ``start <= timestamp < end`` (open bounds when None)."""
@@ -170,20 +194,28 @@ class EventLog:
         return self.slice_time(start=cut)
 
     def equals(self, other: EventLog) -> bool:
-        return (
-            (self.item_types, self.action_names, self.surface_names)
-            == (other.item_types, other.action_names, other.surface_names)
-            and all(np.array_equal(getattr(self, k), getattr(other, k)) for k in (*COLUMNS, "user_offsets"))
+        return (self.item_types, self.action_names, self.surface_names) == (
+            other.item_types,
+            other.action_names,
+            other.surface_names,
+        ) and all(
+            np.array_equal(getattr(self, k), getattr(other, k)) for k in (*COLUMNS, "user_offsets")
         )
 
     # ------------------------------------------------------------------ storage
     def write_into(self, root: Path) -> None:
         """Write into an existing empty directory (not atomic by itself)."""
         manifest = {
-            "format": FORMAT, "version": 1, "num_events": len(self),
-            "item_types": list(self.item_types), "action_names": list(self.action_names),
+            "format": FORMAT,
+            "version": 1,
+            "num_events": len(self),
+            "item_types": list(self.item_types),
+            "action_names": list(self.action_names),
             "surface_names": list(self.surface_names),
-            "arrays": {k: write_array(root, f"{k}.npy", getattr(self, k)) for k in (*COLUMNS, "user_offsets")},
+            "arrays": {
+                k: write_array(root, f"{k}.npy", getattr(self, k))
+                for k in (*COLUMNS, "user_offsets")
+            },
         }
         write_manifest(root, manifest)
 
@@ -198,6 +230,12 @@ class EventLog:
         root = Path(path)
         manifest = read_manifest(root, FORMAT)
         arrays = manifest_field(manifest, "arrays", dict, root)
-        cols = {k: read_array(root, arrays.get(k), mmap, f"EventLog column {k!r}") for k in (*COLUMNS, "user_offsets")}
-        vocab = {k: tuple(manifest_field(manifest, k, list, root)) for k in ("item_types", "action_names", "surface_names")}
+        cols = {
+            k: read_array(root, arrays.get(k), mmap, f"EventLog column {k!r}")
+            for k in (*COLUMNS, "user_offsets")
+        }
+        vocab = {
+            k: tuple(manifest_field(manifest, k, list, root))
+            for k in ("item_types", "action_names", "surface_names")
+        }
         return cls(**cols, **vocab)

@@ -75,7 +75,9 @@ class HeteroGraph:
             if not isinstance(nt, str) or not nt:
                 raise GraphValidationError(f"node type names must be non-empty strings, got {nt!r}")
             if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-                raise GraphValidationError(f"node type {nt!r}: count must be an int >= 0, got {n!r}")
+                raise GraphValidationError(
+                    f"node type {nt!r}: count must be an int >= 0, got {n!r}"
+                )
             self.num_nodes[nt] = int(n)
         self._csr: dict[EdgeType, CSR] = {}
         self._reverse: dict[EdgeType, EdgeType] = {}
@@ -140,7 +142,9 @@ class HeteroGraph:
                 raise GraphValidationError(
                     f"{what}: 'src' has {len(src)} ids but 'dst' has {len(dst)}; expected equal lengths"
                 )
-            data = {k: check_edge_array(v, len(src), f"{what} column {k!r}") for k, v in extra.items()}
+            data = {
+                k: check_edge_array(v, len(src), f"{what} column {k!r}") for k, v in extra.items()
+            }
             relations[et] = CSR.from_coo(
                 src, dst, num_nodes[et[0]], num_nodes[et[2]], data, duplicates=duplicates
             )
@@ -174,9 +178,13 @@ class HeteroGraph:
         n = self.num_nodes[node_type]
         if isinstance(value, Ragged):
             if len(value) != n:
-                raise GraphValidationError(f"{what}: expected {n} rows (one per node), got {len(value)}")
+                raise GraphValidationError(
+                    f"{what}: expected {n} rows (one per node), got {len(value)}"
+                )
             if not np.issubdtype(value.values.dtype, np.integer):
-                raise GraphValidationError(f"{what}: token ids must be integers, got {value.values.dtype}")
+                raise GraphValidationError(
+                    f"{what}: token ids must be integers, got {value.values.dtype}"
+                )
             self.features[node_type][name] = value
         else:
             self.features[node_type][name] = check_dense_feature(value, n, what)
@@ -198,7 +206,9 @@ class HeteroGraph:
 
     def _check_node_type(self, nt: str, what: str) -> None:
         if nt not in self.num_nodes:
-            raise SchemaError(f"{what}: unknown node type {nt!r}; graph has {sorted(self.num_nodes)}")
+            raise SchemaError(
+                f"{what}: unknown node type {nt!r}; graph has {sorted(self.num_nodes)}"
+            )
 
     def edge_type(self, key: str | EdgeType) -> EdgeType:
         """Resolve a relation name (``"engaged"``) or a full edge type to the edge type."""
@@ -291,8 +301,10 @@ class HeteroGraph:
                 return False
             for name, a in feats.items():
                 b = other.features[nt][name]
-                same = a.equals(b) if isinstance(a, Ragged) else (
-                    isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+                same = (
+                    a.equals(b)
+                    if isinstance(a, Ragged)
+                    else (isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b))
                 )
                 if not same:
                     return False
@@ -380,7 +392,9 @@ class HeteroGraph:
 
     def __repr__(self) -> str:
         nodes = ", ".join(f"{nt}={n}" for nt, n in self.num_nodes.items())
-        rels = ", ".join(f"{et[0]}-{et[1]}->{et[2]}={self._csr[et].num_edges}" for et in self._forward)
+        rels = ", ".join(
+            f"{et[0]}-{et[1]}->{et[2]}={self._csr[et].num_edges}" for et in self._forward
+        )
         return f"HeteroGraph(nodes: {nodes}; relations: {rels})"
 
 

@@ -27,10 +27,14 @@ from graphrep.graph.validate import EdgeType
 from graphrep.samplers.rng import next_below, stream_state
 
 
-def kept_degree(degree: np.ndarray, alpha: float = 0.86, d_min: int = 10, d_max: int = 10000) -> np.ndarray:
+def kept_degree(
+    degree: np.ndarray, alpha: float = 0.86, d_min: int = 10, d_max: int = 10000
+) -> np.ndarray:
     """Number of edges kept for each degree (vectorised ``k(d)`` above)."""
     d = np.asarray(degree, dtype=np.int64)
-    k = np.maximum(np.minimum(np.ceil(d.astype(np.float64) ** alpha).astype(np.int64), d_max), d_min)
+    k = np.maximum(
+        np.minimum(np.ceil(d.astype(np.float64) ** alpha).astype(np.int64), d_max), d_min
+    )
     return np.minimum(d, k)
 
 
@@ -55,7 +59,14 @@ def _select_rows(indptr: np.ndarray, keep_k: np.ndarray, seed: int, stream: int)
     return mask
 
 
-def prune_csr(csr: CSR, alpha: float = 0.86, d_min: int = 10, d_max: int = 10000, seed: int = 0, stream: int = 0) -> CSR:
+def prune_csr(
+    csr: CSR,
+    alpha: float = 0.86,
+    d_min: int = 10,
+    d_max: int = 10000,
+    seed: int = 0,
+    stream: int = 0,
+) -> CSR:
     """Prune the rows of one CSR (see module docstring)."""
     keep = kept_degree(csr.degrees(), alpha, d_min, d_max)
     if (keep == csr.degrees()).all():
@@ -86,7 +97,9 @@ def prune_degrees(
     if not 0 < alpha <= 1:
         raise ConfigError(f"prune_degrees: alpha must be in (0, 1], got {alpha}")
     if not 1 <= d_min <= d_max:
-        raise ConfigError(f"prune_degrees: need 1 <= d_min <= d_max, got d_min={d_min}, d_max={d_max}")
+        raise ConfigError(
+            f"prune_degrees: need 1 <= d_min <= d_max, got d_min={d_min}, d_max={d_max}"
+        )
     if side not in ("src", "dst", "both"):
         raise ConfigError(f"prune_degrees: side must be 'src', 'dst' or 'both', got {side!r}")
     chosen = {graph.edge_type(r) for r in relations} if relations is not None else None
@@ -101,6 +114,8 @@ def prune_degrees(
             if side in ("src", "both"):
                 csr = prune_csr(csr, alpha, d_min, d_max, seed, stream=2 * i)
             if side in ("dst", "both"):
-                csr = prune_csr(csr.transpose(), alpha, d_min, d_max, seed, stream=2 * i + 1).transpose()
+                csr = prune_csr(
+                    csr.transpose(), alpha, d_min, d_max, seed, stream=2 * i + 1
+                ).transpose()
         new[et] = csr
     return HeteroGraph(graph.num_nodes, new, node_ids=graph.node_ids, features=graph.features)

@@ -75,7 +75,9 @@ class Ragged:
         src = starts[row_of] + (np.arange(offsets[-1]) - offsets[row_of])
         return Ragged(offsets, self.values[src])
 
-    def to_padded(self, rows: np.ndarray, max_len: int, pad: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def to_padded(
+        self, rows: np.ndarray, max_len: int, pad: int = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """First ``max_len`` values of each of ``rows`` as a ``[B, max_len]`` array and mask."""
         sub = self.take(rows)
         lengths = np.minimum(sub.lengths(), max_len)
@@ -92,7 +94,8 @@ class Ragged:
     def equals(self, other: Ragged) -> bool:
         """Exact equality of offsets and values."""
         return bool(
-            np.array_equal(self.offsets, other.offsets) and np.array_equal(self.values, other.values)
+            np.array_equal(self.offsets, other.offsets)
+            and np.array_equal(self.values, other.values)
         )
 
 

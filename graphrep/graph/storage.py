@@ -20,7 +20,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-
 from graphrep.errors import GraphFormatError, GraphrepError
 from graphrep.graph.csr import CSR
 from graphrep.graph.heterograph import HeteroGraph
@@ -60,11 +59,13 @@ def write_graph_into(graph: HeteroGraph, root: Path) -> None:
     manifest["relations"] = []
     for i, et in enumerate(graph.canonical_edge_types):
         d = f"relations/{i}/"
-        manifest["relations"].append({
-            "edge_type": list(et),
-            "forward": _write_csr(root, d, graph.csr(et)),
-            "reverse": _write_csr(root, d + "rev_", graph.csr(graph.reverse_of(et))),
-        })
+        manifest["relations"].append(
+            {
+                "edge_type": list(et),
+                "forward": _write_csr(root, d, graph.csr(et)),
+                "reverse": _write_csr(root, d + "rev_", graph.csr(graph.reverse_of(et))),
+            }
+        )
     feats: dict[str, dict[str, Any]] = {}
     for nt, named in graph.features.items():
         for name, value in named.items():
@@ -129,7 +130,9 @@ def load_graph(path: str | os.PathLike, mmap: bool = True) -> HeteroGraph:
             et = tuple(rel["edge_type"])
             what = f"relation {et}"
             forward[et] = _read_csr(root, rel["forward"], num_nodes[et[2]], mmap, what)
-            reverse[et] = _read_csr(root, rel["reverse"], num_nodes[et[0]], mmap, "reverse of " + what)
+            reverse[et] = _read_csr(
+                root, rel["reverse"], num_nodes[et[0]], mmap, "reverse of " + what
+            )
         feats: dict[str, dict[str, Any]] = {}
         for nt, named in features.items():
             for name, e in named.items():
@@ -161,4 +164,4 @@ def is_saved_graph(path: str | os.PathLike) -> bool:
     return True
 
 
-__all__ = ["load_graph", "save_graph", "write_graph_into", "is_saved_graph"]
+__all__ = ["is_saved_graph", "load_graph", "save_graph", "write_graph_into"]

@@ -30,7 +30,9 @@ def check_node_ids(values: object, num_nodes: int, what: str) -> np.ndarray:
     """
     arr = np.asarray(values)
     if arr.ndim != 1:
-        raise GraphValidationError(f"{what}: expected a 1-D array of node ids, got shape {arr.shape}")
+        raise GraphValidationError(
+            f"{what}: expected a 1-D array of node ids, got shape {arr.shape}"
+        )
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
         raise GraphValidationError(
             f"{what}: expected integer node ids, got dtype {arr.dtype} "
@@ -93,7 +95,9 @@ def check_external_ids(values: object, num_nodes: int, what: str) -> np.ndarray:
     """External ids: one per node, unique, integer or string."""
     arr = np.asarray(values)
     if arr.ndim != 1 or len(arr) != num_nodes:
-        raise GraphValidationError(f"{what}: expected {num_nodes} external ids, got shape {arr.shape}")
+        raise GraphValidationError(
+            f"{what}: expected {num_nodes} external ids, got shape {arr.shape}"
+        )
     if arr.dtype == object:
         try:
             arr = arr.astype(str)
@@ -108,5 +112,7 @@ def check_external_ids(values: object, num_nodes: int, what: str) -> np.ndarray:
     uniq = np.unique(arr)
     if len(uniq) != len(arr):
         dup = uniq[np.flatnonzero(np.unique(arr, return_counts=True)[1] > 1)[0]]
-        raise GraphValidationError(f"{what}: external ids must be unique; {dup!r} appears twice or more")
+        raise GraphValidationError(
+            f"{what}: external ids must be unique; {dup!r} appears twice or more"
+        )
     return arr

@@ -8,13 +8,18 @@ from graphrep.graph.eventlog import EventLog
 
 
 def test_dataset_roundtrip_and_bare_graph(tmp_path):
-    g = HeteroGraph.from_edges({"user": 2, "pin": 3}, {("user", "engaged", "pin"): ([0, 1], [2, 0])})
+    g = HeteroGraph.from_edges(
+        {"user": 2, "pin": 3}, {("user", "engaged", "pin"): ([0, 1], [2, 0])}
+    )
     ev = EventLog.from_arrays([0, 1, 1], [2, 0, 1], [3, 1, 2], num_users=2)
     ds = GraphDataset(g, ev, {"pin_topic": np.array([0, 1, 1])}, {"cut_time": 2, "name": "x"})
     ds.save(tmp_path / "d")
     back = GraphDataset.load(tmp_path / "d")
     assert back.graph.equals(g) and back.events.equals(ev)
-    assert back.truth["pin_topic"].tolist() == [0, 1, 1] and back.meta == {"cut_time": 2, "name": "x"}
+    assert back.truth["pin_topic"].tolist() == [0, 1, 1] and back.meta == {
+        "cut_time": 2,
+        "name": "x",
+    }
     g.save(tmp_path / "bare")
     bare = GraphDataset.load(tmp_path / "bare")
     assert bare.graph.equals(g) and bare.events is None

@@ -22,9 +22,15 @@ def test_from_coo_sorts_rows_and_keeps_edge_data_aligned():
 
 def test_merge_duplicates_sums_weight_and_takes_latest_timestamp():
     c = CSR.from_coo(
-        np.array([0, 0, 0, 1]), np.array([1, 1, 2, 1]), 2, 3,
-        {"weight": np.array([1.0, 2.5, 1.0, 4.0]), "timestamp": np.array([5, 3, 1, 7]),
-         "action": np.array([9, 8, 7, 6])},
+        np.array([0, 0, 0, 1]),
+        np.array([1, 1, 2, 1]),
+        2,
+        3,
+        {
+            "weight": np.array([1.0, 2.5, 1.0, 4.0]),
+            "timestamp": np.array([5, 3, 1, 7]),
+            "action": np.array([9, 8, 7, 6]),
+        },
         duplicates="merge",
     )
     assert c.indptr.tolist() == [0, 2, 3]
@@ -57,9 +63,13 @@ def test_transpose_and_coo_roundtrip(edges):
     eid = np.arange(len(edges))
     c = CSR.from_coo(src, dst, 7, 5, {"eid": eid})
     s2, d2 = c.to_coo()
-    assert sorted(zip(s2.tolist(), d2.tolist())) == sorted(zip(src.tolist(), dst.tolist()))
+    assert sorted(zip(s2.tolist(), d2.tolist(), strict=True)) == sorted(
+        zip(src.tolist(), dst.tolist(), strict=True)
+    )
     # the edge id still points at the original (src, dst)
-    assert np.array_equal(src[c.edge_data["eid"]], s2) and np.array_equal(dst[c.edge_data["eid"]], d2)
+    assert np.array_equal(src[c.edge_data["eid"]], s2) and np.array_equal(
+        dst[c.edge_data["eid"]], d2
+    )
     assert np.array_equal(c.degrees(), np.bincount(src, minlength=7))
     t = c.transpose()
     assert np.array_equal(t.degrees(), np.bincount(dst, minlength=5))

@@ -7,8 +7,13 @@ from graphrep.graph.eventlog import EventLog
 
 def log():
     return EventLog.from_arrays(
-        user=[1, 0, 1, 0, 2], item=[3, 4, 5, 6, 0], timestamp=[10, 5, 2, 7, 1], num_users=4,
-        action=[0, 1, 1, 0, 1], action_names=("click", "save"), duration=[1.0, 2.0, 3.0, 4.0, 5.0],
+        user=[1, 0, 1, 0, 2],
+        item=[3, 4, 5, 6, 0],
+        timestamp=[10, 5, 2, 7, 1],
+        num_users=4,
+        action=[0, 1, 1, 0, 1],
+        action_names=("click", "save"),
+        duration=[1.0, 2.0, 3.0, 4.0, 5.0],
     )
 
 
@@ -39,7 +44,7 @@ def test_save_load(tmp_path):
 
 
 def test_bad_inputs():
-    with pytest.raises(GraphValidationError, match="'user'.*out of range"):
+    with pytest.raises(GraphValidationError, match=r"'user'.*out of range"):
         EventLog.from_arrays([5], [0], [0], num_users=2)
     with pytest.raises(GraphValidationError, match="'timestamp': expected integers"):
         EventLog.from_arrays([0], [0], [0.5], num_users=1)
@@ -51,4 +56,7 @@ def test_bad_inputs():
         EventLog.from_arrays([0], [0], [0], num_users=1, num_items={"item": 3})
     with pytest.raises(GraphValidationError, match="one value per event"):
         EventLog.from_arrays([0, 0], [0, 1], [0], num_users=1)
-    assert len(EventLog.from_arrays(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), num_users=2)) == 0
+    assert (
+        len(EventLog.from_arrays(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), num_users=2))
+        == 0
+    )

@@ -9,11 +9,20 @@ def small_graph():
     return HeteroGraph.from_edges(
         {"user": 2, "pin": 3, "board": 1},
         {
-            ("user", "engaged", "pin"): {"src": [0, 0, 1], "dst": [0, 2, 2], "timestamp": [5, 6, 7]},
+            ("user", "engaged", "pin"): {
+                "src": [0, 0, 1],
+                "dst": [0, 2, 2],
+                "timestamp": [5, 6, 7],
+            },
             ("board", "contains", "pin"): ([0, 0], [1, 2]),
         },
         node_ids={"pin": ["a", "b", "c"]},
-        features={"pin": {"image": np.eye(3, 4, dtype=np.float32), "text": Ragged.from_lists([[1], [], [2, 3]])}},
+        features={
+            "pin": {
+                "image": np.eye(3, 4, dtype=np.float32),
+                "text": Ragged.from_lists([[1], [], [2, 3]]),
+            }
+        },
     )
 
 
@@ -28,9 +37,16 @@ def test_schema_and_reverses():
     assert rev.neighbors(2).tolist() == [0, 1]
     assert rev.edge_data["timestamp"].tolist() == [5, 6, 7]
     # reverse carries edge data permuted with the edges
-    pairs = {(int(s), int(d)): int(t) for s, d, t in zip(*g.csr("engaged").to_coo(), g.csr("engaged").edge_data["timestamp"])}
+    pairs = {
+        (int(s), int(d)): int(t)
+        for s, d, t in zip(
+            *g.csr("engaged").to_coo(), g.csr("engaged").edge_data["timestamp"], strict=True
+        )
+    }
     rs, rd = rev.to_coo()
-    assert {(int(d), int(s)): int(t) for s, d, t in zip(rs, rd, rev.edge_data["timestamp"])} == pairs
+    assert {
+        (int(d), int(s)): int(t) for s, d, t in zip(rs, rd, rev.edge_data["timestamp"], strict=True)
+    } == pairs
     assert g.num_edges() == 5 and g.num_edges("contains") == 2
 
 
@@ -61,9 +77,18 @@ def test_relation_lookup_errors():
         ({("user", "engaged", "pin"): ([0], [3])}, r"column 'dst'.*out of range.*\[0, 3\)"),
         ({("user", "engaged", "pin"): ([-1], [0])}, r"column 'src'.*negative"),
         ({("user", "engaged", "pin"): ([0, 1], [0])}, "equal lengths"),
-        ({("user", "engaged", "pin"): ([0.0], [0])}, "expected integer node ids, got dtype float64"),
-        ({("user", "engaged", "pin"): {"src": [0], "dst": [0], "weight": [np.nan]}}, "column 'weight'.*non-finite"),
-        ({("user", "engaged", "pin"): {"src": [0], "dst": [0], "weight": [1.0, 2.0]}}, "column 'weight'.*one value per edge"),
+        (
+            {("user", "engaged", "pin"): ([0.0], [0])},
+            "expected integer node ids, got dtype float64",
+        ),
+        (
+            {("user", "engaged", "pin"): {"src": [0], "dst": [0], "weight": [np.nan]}},
+            "column 'weight'.*non-finite",
+        ),
+        (
+            {("user", "engaged", "pin"): {"src": [0], "dst": [0], "weight": [1.0, 2.0]}},
+            "column 'weight'.*one value per edge",
+        ),
         ({("user", "engaged", "pin"): {"src": [0]}}, "missing column"),
     ],
 )
@@ -78,12 +103,18 @@ def test_unknown_node_type_in_relation():
 
 
 def test_bad_features():
-    with pytest.raises(GraphValidationError, match=r"feature 'image' of node type 'pin'.*non-finite.*node 1"):
-        HeteroGraph.from_edges({"pin": 2}, {}, features={"pin": {"image": np.array([[0.0], [np.inf]])}})
+    with pytest.raises(
+        GraphValidationError, match=r"feature 'image' of node type 'pin'.*non-finite.*node 1"
+    ):
+        HeteroGraph.from_edges(
+            {"pin": 2}, {}, features={"pin": {"image": np.array([[0.0], [np.inf]])}}
+        )
     with pytest.raises(GraphValidationError, match=r"expected shape \(2, d\)"):
         HeteroGraph.from_edges({"pin": 2}, {}, features={"pin": {"image": np.zeros((3, 2))}})
     with pytest.raises(GraphValidationError, match="real numeric"):
-        HeteroGraph.from_edges({"pin": 2}, {}, features={"pin": {"image": np.array([["a"], ["b"]])}})
+        HeteroGraph.from_edges(
+            {"pin": 2}, {}, features={"pin": {"image": np.array([["a"], ["b"]])}}
+        )
     with pytest.raises(SchemaError, match="unknown node type 'pins'"):
         HeteroGraph.from_edges({"pin": 2}, {}, features={"pins": {"x": np.zeros((2, 1))}})
 
@@ -97,7 +128,9 @@ def test_bad_external_ids():
 
 def test_duplicate_reverse_name_is_rejected():
     with pytest.raises(GraphValidationError, match="defined twice"):
-        HeteroGraph.from_edges({"a": 1}, {("a", "r", "a"): ([0], [0]), ("a", "rev_r", "a"): ([0], [0])})
+        HeteroGraph.from_edges(
+            {"a": 1}, {("a", "r", "a"): ([0], [0]), ("a", "rev_r", "a"): ([0], [0])}
+        )
 
 
 def test_equals_detects_differences():

@@ -10,7 +10,9 @@ def hub_graph():
     # board 0 is a hub with 5000 pins, board 1 has 8, board 2 has 40; pin 0 is in every board
     src = np.r_[np.zeros(5000, int), np.ones(8, int), np.full(40, 2)]
     dst = np.r_[np.arange(5000), np.arange(8), np.arange(40)]
-    return HeteroGraph.from_edges({"board": 3, "pin": 5000}, {("board", "contains", "pin"): (src, dst)})
+    return HeteroGraph.from_edges(
+        {"board": 3, "pin": 5000}, {("board", "contains", "pin"): (src, dst)}
+    )
 
 
 def test_kept_degree_formula():
@@ -46,7 +48,9 @@ def test_prune_is_uniform_over_a_hub_row():
 
 def test_prune_dst_side_caps_pin_degrees():
     n = 300
-    g = HeteroGraph.from_edges({"board": n, "pin": 2}, {("board", "contains", "pin"): (np.arange(n), np.zeros(n, int))})
+    g = HeteroGraph.from_edges(
+        {"board": n, "pin": 2}, {("board", "contains", "pin"): (np.arange(n), np.zeros(n, int))}
+    )
     h = prune_degrees(g, side="dst", d_min=10)
     assert h.csr("rev_contains").degrees()[0] == kept_degree(np.array([n]))[0]
 

@@ -13,11 +13,21 @@ def graph():
     rng = np.random.default_rng(1)
     return HeteroGraph.from_edges(
         {"user": 5, "pin": 7},
-        {("user", "engaged", "pin"): {"src": rng.integers(0, 5, 30), "dst": rng.integers(0, 7, 30),
-                                      "timestamp": rng.integers(0, 100, 30), "action": rng.integers(0, 3, 30).astype(np.int8)}},
+        {
+            ("user", "engaged", "pin"): {
+                "src": rng.integers(0, 5, 30),
+                "dst": rng.integers(0, 7, 30),
+                "timestamp": rng.integers(0, 100, 30),
+                "action": rng.integers(0, 3, 30).astype(np.int8),
+            }
+        },
         node_ids={"pin": [f"p{i}" for i in range(7)], "user": np.arange(100, 105)},
-        features={"pin": {"image": rng.normal(size=(7, 3)).astype(np.float32),
-                          "text": Ragged.from_lists([[1, 2], [], [3], [4, 5, 6], [], [7], [8]])}},
+        features={
+            "pin": {
+                "image": rng.normal(size=(7, 3)).astype(np.float32),
+                "text": Ragged.from_lists([[1, 2], [], [3], [4, 5, 6], [], [7], [8]]),
+            }
+        },
     )
 
 
@@ -76,7 +86,9 @@ def test_truncated_array_is_reported(tmp_path):
     save_graph(graph(), tmp_path / "g")
     m = json.loads((tmp_path / "g" / "manifest.json").read_text())
     np.save(tmp_path / "g" / "features" / "pin" / "image.npy", np.zeros((6, 3), np.float32))
-    with pytest.raises(GraphFormatError, match=r"image.npy: feature 'image' of 'pin' has .*shape \[6, 3\]"):
+    with pytest.raises(
+        GraphFormatError, match=r"image.npy: feature 'image' of 'pin' has .*shape \[6, 3\]"
+    ):
         load_graph(tmp_path / "g")
     assert m["format"] == "graphrep.heterograph"
 
