@@ -32,14 +32,14 @@ from graphrep.graph.ragged import Ragged, check_ragged
 from graphrep.graph.validate import (
     EdgeType,
     check_dense_feature,
-    check_edge_array,
+    check_edge_spec,
+    check_edge_type,
     check_external_ids,
     check_node_ids,
     fmt_edge_type,
 )
 
 Feature = np.ndarray | Ragged
-EdgeInput = tuple[Any, Any] | Mapping[str, Any]
 REVERSE_PREFIX = "rev_"
 
 
@@ -99,7 +99,7 @@ class HeteroGraph:
     def from_edges(
         cls,
         num_nodes: Mapping[str, int],
-        edges: Mapping[EdgeType, EdgeInput],
+        edges: Mapping[EdgeType, Any],
         *,
         node_ids: Mapping[str, Any] | None = None,
         features: Mapping[str, Mapping[str, Feature]] | None = None,
@@ -118,40 +118,15 @@ class HeteroGraph:
         num_nodes = dict(num_nodes)
         relations: dict[EdgeType, CSR] = {}
         for et, spec in edges.items():
-            et = _check_edge_type(et, num_nodes)
-            if isinstance(spec, Mapping):
-                missing = {"src", "dst"} - set(spec)
-                if missing:
-                    raise GraphValidationError(
-                        f"relation {fmt_edge_type(et)}: missing column(s) {sorted(missing)}; "
-                        "expected keys 'src' and 'dst' plus optional per-edge arrays"
-                    )
-                src, dst = spec["src"], spec["dst"]
-                extra = {k: v for k, v in spec.items() if k not in ("src", "dst")}
-            else:
-                if len(spec) != 2:
-                    raise GraphValidationError(
-                        f"relation {fmt_edge_type(et)}: expected (src, dst), got {len(spec)} items"
-                    )
-                src, dst = spec
-                extra = {}
-            what = f"relation {fmt_edge_type(et)}"
-            src = check_node_ids(src, num_nodes[et[0]], f"{what} column 'src'")
-            dst = check_node_ids(dst, num_nodes[et[2]], f"{what} column 'dst'")
-            if len(src) != len(dst):
-                raise GraphValidationError(
-                    f"{what}: 'src' has {len(src)} ids but 'dst' has {len(dst)}; expected equal lengths"
-                )
-            data = {
-                k: check_edge_array(v, len(src), f"{what} column {k!r}") for k, v in extra.items()
-            }
+            et = check_edge_type(et, num_nodes)
+            src, dst, data = check_edge_spec(et, spec, num_nodes)
             relations[et] = CSR.from_coo(
                 src, dst, num_nodes[et[0]], num_nodes[et[2]], data, duplicates=duplicates
             )
         return cls(num_nodes, relations, node_ids=node_ids, features=features)
 
     def _add_relation(self, et: EdgeType, csr: CSR, rev: CSR | None) -> None:
-        et = _check_edge_type(et, self.num_nodes)
+        et = check_edge_type(et, self.num_nodes)
         what = f"relation {fmt_edge_type(et)}"
         if csr.num_src != self.num_nodes[et[0]] or csr.num_dst != self.num_nodes[et[2]]:
             raise GraphValidationError(
@@ -396,17 +371,3 @@ class HeteroGraph:
             f"{et[0]}-{et[1]}->{et[2]}={self._csr[et].num_edges}" for et in self._forward
         )
         return f"HeteroGraph(nodes: {nodes}; relations: {rels})"
-
-
-def _check_edge_type(et: Any, num_nodes: Mapping[str, int]) -> EdgeType:
-    if not (isinstance(et, tuple) and len(et) == 3 and all(isinstance(x, str) and x for x in et)):
-        raise GraphValidationError(
-            f"edge type {et!r}: expected a (src_type, relation, dst_type) tuple of non-empty strings"
-        )
-    for side, nt in (("source", et[0]), ("destination", et[2])):
-        if nt not in num_nodes:
-            raise SchemaError(
-                f"relation {fmt_edge_type(et)} names unknown {side} node type {nt!r}; "
-                f"known node types: {sorted(num_nodes)}"
-            )
-    return et

@@ -8,9 +8,12 @@ second.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
-from graphrep.errors import GraphValidationError
+from graphrep.errors import GraphValidationError, SchemaError
 
 EdgeType = tuple[str, str, str]
 
@@ -116,3 +119,50 @@ def check_external_ids(values: object, num_nodes: int, what: str) -> np.ndarray:
             f"{what}: external ids must be unique; {dup!r} appears twice or more"
         )
     return arr
+
+
+def check_edge_type(et: Any, num_nodes: Mapping[str, int]) -> EdgeType:
+    """``et`` as a ``(src_type, rel, dst_type)`` tuple whose node types exist."""
+    if not (isinstance(et, tuple) and len(et) == 3 and all(isinstance(x, str) and x for x in et)):
+        raise GraphValidationError(
+            f"edge type {et!r}: expected a (src_type, relation, dst_type) tuple of non-empty strings"
+        )
+    for side, nt in (("source", et[0]), ("destination", et[2])):
+        if nt not in num_nodes:
+            raise SchemaError(
+                f"relation {fmt_edge_type(et)} names unknown {side} node type {nt!r}; "
+                f"known node types: {sorted(num_nodes)}"
+            )
+    return et
+
+
+def check_edge_spec(
+    et: EdgeType, spec: Any, num_nodes: Mapping[str, int]
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Validate one relation's edges given as ``(src, dst)`` or ``{"src", "dst", **edge_arrays}``.
+
+    Returns:
+        ``(src, dst, edge_data)`` with ids as ``int64`` and checked per-edge arrays.
+    """
+    what = f"relation {fmt_edge_type(et)}"
+    if isinstance(spec, Mapping):
+        missing = {"src", "dst"} - set(spec)
+        if missing:
+            raise GraphValidationError(
+                f"{what}: missing column(s) {sorted(missing)}; "
+                "expected keys 'src' and 'dst' plus optional per-edge arrays"
+            )
+        src, dst = spec["src"], spec["dst"]
+        extra = {k: v for k, v in spec.items() if k not in ("src", "dst")}
+    else:
+        if len(spec) != 2:
+            raise GraphValidationError(f"{what}: expected (src, dst), got {len(spec)} items")
+        (src, dst), extra = spec, {}
+    src = check_node_ids(src, num_nodes[et[0]], f"{what} column 'src'")
+    dst = check_node_ids(dst, num_nodes[et[2]], f"{what} column 'dst'")
+    if len(src) != len(dst):
+        raise GraphValidationError(
+            f"{what}: 'src' has {len(src)} ids but 'dst' has {len(dst)}; expected equal lengths"
+        )
+    data = {k: check_edge_array(v, len(src), f"{what} column {k!r}") for k, v in extra.items()}
+    return src, dst, data
