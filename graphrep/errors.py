@@ -31,3 +31,7 @@ class GraphFormatError(GraphrepError, OSError):
 
 class ConfigError(GraphrepError, ValueError):
     """A configuration value is out of range or of the wrong type."""
+
+
+class ShapeError(GraphrepError, ValueError):
+    """A tensor passed to a model has the wrong shape or dtype for its argument."""

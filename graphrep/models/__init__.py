@@ -1,0 +1,36 @@
+"""Encoders (content, entity, PinSage, sequence), losses, hash embeddings and feature batching."""
+
+from graphrep.models.content import ContentEncoder, ModalityTokens
+from graphrep.models.entity import EntityEncoder, RawFeatureTokens, build_encoders
+from graphrep.models.features import FeatureBatch, FeatureSchema, NodeFeaturizer, NodeSchema
+from graphrep.models.hash_text import HashIdEmbedding, HashTextEmbedder, tokenize
+from graphrep.models.max_margin import MaxMargin
+from graphrep.models.pinsage import PinSage, PinSageConv
+from graphrep.models.sampled_softmax import SampledSoftmax
+from graphrep.models.sequence import SequenceEncoder, fourier_time_features
+from graphrep.models.sketch import CountMinSketch, ExactLogQ, LogQEstimator, SketchLogQ
+
+__all__ = [
+    "ContentEncoder",
+    "CountMinSketch",
+    "EntityEncoder",
+    "ExactLogQ",
+    "FeatureBatch",
+    "FeatureSchema",
+    "HashIdEmbedding",
+    "HashTextEmbedder",
+    "LogQEstimator",
+    "MaxMargin",
+    "ModalityTokens",
+    "NodeFeaturizer",
+    "NodeSchema",
+    "PinSage",
+    "PinSageConv",
+    "RawFeatureTokens",
+    "SampledSoftmax",
+    "SequenceEncoder",
+    "SketchLogQ",
+    "build_encoders",
+    "fourier_time_features",
+    "tokenize",
+]
