@@ -47,7 +47,6 @@ from graphrep.graph.validate import EdgeType, check_external_ids, fmt_edge_type
 FeatureSpec = Sequence[str] | Mapping[str, str | Sequence[str]]
 
 
-# ---------------------------------------------------------------------- columns
 def _column(df: Any, col: str, table: str) -> pd.Series:
     if not isinstance(df, pd.DataFrame):
         raise GraphValidationError(f"{table}: expected a pandas DataFrame, got {type(df).__name__}")
@@ -59,8 +58,7 @@ def _column(df: Any, col: str, table: str) -> pd.Series:
 def _first_missing(series: pd.Series, what: str) -> None:
     na = series.isna().to_numpy()
     if na.any():
-        row = int(np.flatnonzero(na)[0])
-        raise GraphValidationError(f"{what}: missing value (NaN/None) at row {row}")
+        raise GraphValidationError(f"{what}: missing value (NaN/None) at row {np.argmax(na)}")
 
 
 def _id_values(series: pd.Series, what: str) -> np.ndarray:
@@ -130,9 +128,7 @@ def _list_feature(series: pd.Series, what: str) -> np.ndarray | Ragged:
         return Ragged(np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32))
     values = flat.to_numpy(zero_copy_only=False)
     if pa.types.is_integer(vt):
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        return Ragged(offsets, values)
+        return Ragged.from_lengths(lengths, values)
     if pa.types.is_floating(vt):
         if n and (lengths != lengths[0]).any():
             row = int(np.flatnonzero(lengths != lengths[0])[0])
@@ -155,20 +151,15 @@ def _feature(df: pd.DataFrame, cols: str | Sequence[str], table: str, name: str)
         return arr.astype(np.float32) if arr.dtype == bool else arr
     if not len(cols):
         raise GraphValidationError(f"{table}: feature {name!r} lists no columns")
-    parts = []
-    for c in cols:
-        arr = _numeric(_column(df, c, table), f"{table} column {c!r} (feature {name!r})")
-        parts.append(arr.astype(np.float32) if arr.dtype == bool else arr)
-    return np.column_stack(parts)
+    parts = [_numeric(_column(df, c, table), f"{table} column {c!r} ({name!r})") for c in cols]
+    stacked = np.column_stack(parts)
+    return stacked.astype(np.float32) if stacked.dtype == bool else stacked
 
 
 def _default_feature_cols(df: pd.DataFrame, id_col: str) -> list[str]:
     """Numeric columns and list columns; strings, dates and other columns are ignored."""
-    return [
-        c
-        for c in df.columns
-        if c != id_col and (_is_list_column(df[c]) or _is_scalar_numeric(df[c]))
-    ]
+    keep = [_is_list_column(df[c]) or _is_scalar_numeric(df[c]) for c in df.columns]
+    return [c for c, k in zip(df.columns, keep, strict=True) if k and c != id_col]
 
 
 def _node_features(df: pd.DataFrame, nt: str, id_col: str, spec: FeatureSpec | None) -> dict:
@@ -182,19 +173,15 @@ def _node_features(df: pd.DataFrame, nt: str, id_col: str, spec: FeatureSpec | N
     return {c: _feature(df, c, table, c) for c in spec}
 
 
-# ---------------------------------------------------------------------- builder
-def _type_ids(
-    nt: str,
-    nodes: Mapping[str, pd.DataFrame],
-    ends: Mapping[EdgeType, tuple[np.ndarray, np.ndarray]],
-    cols: tuple[str, str, str],
-) -> np.ndarray:
+def _type_ids(nt: str, nodes: Mapping, ends: Mapping, cols: tuple[str, str, str]) -> np.ndarray:
     """External ids of node type ``nt``: its node table's, else the sorted endpoint ids."""
     src_col, dst_col, id_col = cols
     if nt in nodes:
         what = f"node table {nt!r} column {id_col!r}"
         raw = _id_values(_column(nodes[nt], id_col, f"node table {nt!r}"), what)
-        return check_external_ids(raw, len(raw), what)
+        if not pd.Index(raw).is_unique:  # hash check; check_external_ids names a duplicate
+            check_external_ids(raw, len(raw), what)
+        return raw
     seen = [
         (f"relation {fmt_edge_type(et)} column {col!r}", arr)
         for et, (src, dst) in ends.items()
@@ -207,7 +194,11 @@ def _type_ids(
             f"node type {nt!r}: ids are integers in {by_kind['i']} but strings in "
             f"{by_kind['U']}; expected one kind of id per node type"
         )
-    return np.unique(np.concatenate([a for _, a in seen])) if seen else np.zeros(0, np.int64)
+    if not seen:
+        return np.zeros(0, np.int64)
+    uniq = pd.unique(np.concatenate([a for _, a in seen]))  # hash first: sort only uniques
+    uniq.sort()
+    return uniq
 
 
 def _edge_columns(df: pd.DataFrame, et: EdgeType, edge_cols: Any, ends: tuple[str, str]) -> list:
@@ -365,6 +356,7 @@ def to_pandas(
     the ids (``0..n-1`` when the type has no external ids), a scalar column per ``[n, 1]``
     dense feature, an object column of row arrays per ``[n, d]`` dense feature and an
     object column of token arrays per ragged feature. Both write to parquet as is.
+    (A node type with zero nodes has empty, untyped feature columns; they read back as none.)
 
     Returns:
         ``(edges, nodes)`` such that ``from_pandas(edges, nodes).equals(graph)``.

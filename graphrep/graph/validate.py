@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from graphrep.errors import GraphValidationError, SchemaError
 
@@ -112,9 +113,9 @@ def check_external_ids(values: object, num_nodes: int, what: str) -> np.ndarray:
         )
     if np.issubdtype(arr.dtype, np.integer):
         arr = arr.astype(np.int64, copy=False)
-    uniq = np.unique(arr)
-    if len(uniq) != len(arr):
-        dup = uniq[np.flatnonzero(np.unique(arr, return_counts=True)[1] > 1)[0]]
+    index = pd.Index(arr)
+    if not index.is_unique:  # hash-based; name a duplicate only on failure
+        dup = index[index.duplicated()][0]
         raise GraphValidationError(
             f"{what}: external ids must be unique; {dup!r} appears twice or more"
         )
