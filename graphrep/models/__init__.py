@@ -5,6 +5,7 @@ from graphrep.models.entity import EntityEncoder, RawFeatureTokens, build_encode
 from graphrep.models.features import FeatureBatch, FeatureSchema, NodeFeaturizer, NodeSchema
 from graphrep.models.hash_text import HashIdEmbedding, HashTextEmbedder, tokenize
 from graphrep.models.max_margin import MaxMargin
+from graphrep.models.omnisage import OmniSage
 from graphrep.models.pinsage import PinSage, PinSageConv
 from graphrep.models.sampled_softmax import SampledSoftmax
 from graphrep.models.sequence import SequenceEncoder, fourier_time_features
@@ -24,6 +25,7 @@ __all__ = [
     "ModalityTokens",
     "NodeFeaturizer",
     "NodeSchema",
+    "OmniSage",
     "PinSage",
     "PinSageConv",
     "RawFeatureTokens",

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from graphrep.errors import ConfigError
+from graphrep.errors import ConfigError, SchemaError
 
 
 def check_int(value: Any, name: str, minimum: int = 1) -> int:
@@ -30,7 +30,13 @@ def check_optional_int(value: Any, name: str, minimum: int = 1) -> int | None:
 
 
 def check_float(
-    value: Any, name: str, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+    value: Any,
+    name: str,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
 ) -> float:
     """``value`` as a finite ``float`` inside ``[low, high]`` (ends open when asked)."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
@@ -65,3 +71,12 @@ class StepCounter:
         if step is None:
             return next(self._counter)
         return check_int(step, "step", minimum=0)
+
+
+def node_count(graph: Any, node_type: str, what: str) -> int:
+    """Number of nodes of ``node_type`` in ``graph``; unknown types raise ``SchemaError``."""
+    if node_type not in graph.num_nodes:
+        raise SchemaError(
+            f"{what}: unknown node type {node_type!r}; graph has {sorted(graph.num_nodes)}"
+        )
+    return int(graph.num_nodes[node_type])

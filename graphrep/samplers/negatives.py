@@ -38,7 +38,7 @@ from numba import prange
 from graphrep.errors import ConfigError, GraphValidationError
 from graphrep.graph.heterograph import HeteroGraph
 from graphrep.graph.validate import check_node_ids
-from graphrep.samplers.args import StepCounter, check_float, check_int, check_seed
+from graphrep.samplers.args import StepCounter, check_float, check_int, check_seed, node_count
 from graphrep.samplers.rng import next_below, next_float, stream_state
 
 Positives = np.ndarray | int
@@ -100,8 +100,7 @@ class UniformNegativeSampler:
     @classmethod
     def for_type(cls, graph: HeteroGraph, node_type: str, seed: int = 0) -> UniformNegativeSampler:
         """Sampler over every node of ``node_type`` (unknown types raise ``SchemaError``)."""
-        graph._check_node_type(node_type, "UniformNegativeSampler")
-        return cls(max(graph.num_nodes[node_type], 1) if False else graph.num_nodes[node_type], seed)
+        return cls(node_count(graph, node_type, "UniformNegativeSampler"), seed)
 
     def sample(
         self,
@@ -248,7 +247,8 @@ class PopularityNegativeSampler:
         if not np.isfinite(c).all() or (c < 0).any():
             bad = int(np.flatnonzero(~np.isfinite(c) | (c < 0))[0])
             raise GraphValidationError(
-                f"PopularityNegativeSampler: counts must be finite and >= 0; got {c[bad]} at id {bad}"
+                "PopularityNegativeSampler: counts must be finite and >= 0; "
+                f"got {c[bad]} at id {bad}"
             )
         self.alpha = check_float(alpha, "alpha", 0.0, 1e3)
         self.add = check_float(add, "add", 0.0, float(np.finfo(np.float64).max))
@@ -273,6 +273,7 @@ class PopularityNegativeSampler:
         cls, graph: HeteroGraph, node_type: str, alpha: float = 1.0, add: float = 0.0, seed: int = 0
     ) -> PopularityNegativeSampler:
         """Popularity = total degree of each node of ``node_type`` (reverses included)."""
+        node_count(graph, node_type, "PopularityNegativeSampler")
         return cls(graph.degree(node_type), alpha=alpha, add=add, seed=seed)
 
     @property

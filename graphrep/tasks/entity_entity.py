@@ -1,0 +1,325 @@
+r"""Entity–entity task: the embeddings of a positive pair retrieve each other.
+
+OmniSage (https://arxiv.org/abs/2504.17811) and PinSage
+(https://arxiv.org/abs/1806.01973) train on graph pairs :math:`(q, p)`, e.g. two
+co-engaged pins or a board and a pin it contains, with a sampled softmax
+
+.. math::
+    \mathcal{L} = -\frac{1}{B}\sum_b \log
+    \frac{e^{s(q_b, p_b)}}{e^{s(q_b, p_b)} + \sum_{c \in \mathcal{N}_b} e^{s(q_b, c)}},
+    \qquad s(q, c) = \frac{\mathbf{z}_q^\top \mathbf{z}_c}{\tau} - \log Q(c),
+
+where :math:`\mathcal{N}_b` are the other rows' positives (``"in_batch"``) plus
+``num_random_negatives`` shared random nodes of the positive's type
+(``"mixed"``, Yang et al. WWW'20), drawn uniformly or by popularity.
+
+**logQ** (Yi et al. RecSys'19): a positive :math:`p` arrives in a batch of
+:math:`B` uniformly drawn edges with expected count :math:`B\,d(p)/E`
+(:math:`d(p)` its in-degree in the relation, after the per-item cap of the
+epoch); a random negative with :math:`K\,q(c)`. Both are passed to
+:class:`~graphrep.models.sampled_softmax.SampledSoftmax` in these common units
+(log expected count). For co-visit positives :math:`d(p)` is the in-degree of
+the meta-path's last hop, the stationary visit rate of the walk (an approximation).
+When both ends have one type, the query node itself is never a negative of its row.
+
+Sampling (:meth:`EntityEntityTask.sample`) touches no model parameter and depends
+only on ``(seed, step)``; :meth:`EntityEntityTask.loss` runs the model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from graphrep.errors import ConfigError
+from graphrep.graph.validate import EdgeType, fmt_edge_type
+from graphrep.samplers.args import check_int, check_seed
+from graphrep.samplers.covisit import CoVisitPairSampler, derive_seed
+from graphrep.samplers.negatives import PopularityNegativeSampler, UniformNegativeSampler
+from graphrep.samplers.pairs import EdgePairSampler, PairBatch
+from graphrep.tasks.inputs import EntityInputs, InputBuilder
+
+_NEG_SALT = 0x4E47
+
+
+def in_batch_accuracy(query: Tensor, positive: Tensor, ids: Tensor, exclude: Tensor | None) -> float:
+    """Fraction of rows whose positive outscores every other in-batch candidate.
+
+    Candidates with the row's positive id (or its ``exclude`` id) are ignored.
+    """
+    if query.shape[0] == 0:
+        return 0.0
+    with torch.no_grad():
+        s = query @ positive.T
+        other = ids[None, :] == ids[:, None]
+        if exclude is not None:
+            other |= ids[None, :] == exclude[:, None]
+        s = s.masked_fill(other, -math.inf)
+        diag = (query * positive).sum(-1)
+        return float((diag >= s.max(1).values).float().mean())
+
+
+def log_frequency(counts: np.ndarray) -> np.ndarray:
+    """``log(max(c, 1) / sum(c))`` as float32 (the per-draw log probability of each id)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    total = max(float(counts.sum()), 1.0)
+    return (np.log(np.maximum(counts, 1.0)) - math.log(total)).astype(np.float32)
+
+
+class RandomNegatives:
+    """Shared random negatives of one node type, uniform or by popularity, with ``log q``.
+
+    Args:
+        num_nodes: candidate ids ``[0, num_nodes)``.
+        kind: ``"uniform"`` or ``"popularity"``.
+        counts: popularity counts (for ``"popularity"``).
+        alpha: popularity exponent.
+        add: popularity smoothing (so zero-count nodes can be drawn).
+        seed: random seed.
+    """
+
+    def __init__(
+        self,
+        num_nodes: int,
+        kind: str = "uniform",
+        counts: np.ndarray | None = None,
+        alpha: float = 0.75,
+        add: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        if kind not in ("uniform", "popularity"):
+            raise ConfigError(f"random negatives must be 'uniform' or 'popularity', got {kind!r}")
+        self.kind = kind
+        self.num_nodes = check_int(num_nodes, "num_nodes")
+        seed = derive_seed(check_seed(seed), _NEG_SALT)
+        if kind == "uniform":
+            self._sampler: Any = UniformNegativeSampler(num_nodes, seed=seed)
+        else:
+            if counts is None or len(counts) != num_nodes:
+                raise ConfigError(
+                    f"popularity negatives need counts for all {num_nodes} nodes"
+                )
+            self._sampler = PopularityNegativeSampler(counts, alpha=alpha, add=add, seed=seed)
+
+    def sample(self, num: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids int64 [num], log q float32 [num])`` (per-draw log probability)."""
+        if self.kind == "uniform":
+            ids = self._sampler.sample(1, num, step=step)[0]
+            log_q = np.full(num, -math.log(self.num_nodes), dtype=np.float32)
+            return ids, log_q
+        ids, log_q = self._sampler.sample(1, num, step=step)
+        return ids[0], log_q[0].astype(np.float32)
+
+
+@dataclass
+class PairTaskBatch:
+    """A batch of positive pairs with their random negatives and encoder inputs.
+
+    ``inputs[t]`` covers, in order, the ids of type ``t`` among ``[src, dst, neg]``
+    (one concatenated, deduplicated pass when ``src_type == dst_type``).
+    """
+
+    src_type: str
+    dst_type: str
+    inputs: dict[str, EntityInputs]
+    src_ids: Tensor
+    dst_ids: Tensor
+    neg_ids: Tensor
+    log_q_pos: Tensor
+    log_q_neg: Tensor
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> PairTaskBatch:
+        return PairTaskBatch(
+            self.src_type,
+            self.dst_type,
+            {t: x.to(device, non_blocking) for t, x in self.inputs.items()},
+            *(
+                t.to(device)
+                for t in (self.src_ids, self.dst_ids, self.neg_ids, self.log_q_pos, self.log_q_neg)
+            ),
+        )
+
+    def __len__(self) -> int:
+        return int(self.src_ids.shape[0])
+
+
+class EntityEntityTask:
+    """Contrastive task on positive pairs of entities (see the module docstring).
+
+    Args:
+        builder: encoder-input builder (features + neighborhoods).
+        positives: a relation name / edge type (pairs = its edges), or a ready
+            :class:`EdgePairSampler` / :class:`CoVisitPairSampler`.
+        batch_size: pairs per batch (co-visit batches may hold fewer).
+        negatives: ``"in_batch"`` or ``"mixed"`` (in-batch + shared random).
+        random_negatives: ``"uniform"`` or ``"popularity"`` (by total degree).
+        num_random_negatives: shared random negatives per batch (``"mixed"``).
+        logq: apply the logQ correction.
+        max_per_dst: per-item cap of edge pairs per epoch (relation positives only).
+        popularity_alpha: exponent of popularity negatives.
+        temperature: initial softmax temperature.
+        seed: random seed.
+        name: task (and loss module) name; default: the relation name.
+    """
+
+    default_negatives = "mixed"
+    default_random = "uniform"
+
+    def __init__(
+        self,
+        builder: InputBuilder,
+        positives: str | EdgeType | EdgePairSampler | CoVisitPairSampler,
+        batch_size: int = 64,
+        negatives: str | None = None,
+        random_negatives: str | None = None,
+        num_random_negatives: int = 64,
+        logq: bool = True,
+        max_per_dst: int | None = None,
+        popularity_alpha: float = 0.75,
+        temperature: float = 0.07,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        self.builder = builder
+        graph = builder.graph
+        self.seed = check_seed(seed)
+        self.batch_size = check_int(batch_size, "batch_size")
+        self.negatives = self.default_negatives if negatives is None else negatives
+        if self.negatives not in ("in_batch", "mixed"):
+            raise ConfigError(f"negatives must be 'in_batch' or 'mixed', got {self.negatives!r}")
+        self.num_random = check_int(num_random_negatives, "num_random_negatives", minimum=0)
+        if self.negatives == "mixed" and self.num_random == 0:
+            raise ConfigError("negatives='mixed' needs num_random_negatives >= 1")
+        self.logq = bool(logq)
+        self.temperature = temperature
+        if isinstance(positives, CoVisitPairSampler):
+            self.pairs: Any = positives
+            self.src_type = self.dst_type = positives.node_type
+            last = positives.metapath.csrs[-1]
+            counts = np.bincount(last.indices, minlength=last.num_dst)
+            self._log_p_fixed: np.ndarray | None = log_frequency(counts)
+            default_name = f"covisit_{self.src_type}"
+        else:
+            if not isinstance(positives, EdgePairSampler):
+                positives = EdgePairSampler(graph, positives, seed=self.seed, max_per_dst=max_per_dst)
+            self.pairs = positives
+            self.src_type, self.dst_type = positives.edge_type[0], positives.edge_type[2]
+            self._log_p_fixed = None
+            default_name = positives.edge_type[1]
+            if positives.num_edges == 0:
+                raise ConfigError(
+                    f"relation {fmt_edge_type(positives.edge_type)} has no edges to draw pairs from"
+                )
+        self.name = default_name if name is None else name
+        kind = self.default_random if random_negatives is None else random_negatives
+        counts = graph.degree(self.dst_type) if kind == "popularity" else None
+        self.random = RandomNegatives(
+            graph.num_nodes[self.dst_type], kind, counts, alpha=popularity_alpha, seed=self.seed
+        )
+        self._log_p_cache: tuple[int, np.ndarray] | None = None
+
+    # ---------------------------------------------------------------- model side
+    def loss_specs(self) -> dict[str, dict[str, Any]]:
+        """Loss modules this task needs: name -> ``SampledSoftmax`` arguments."""
+        return {
+            self.name: {
+                "negatives": self.negatives,
+                "logq": self.logq,
+                "init_temperature": self.temperature,
+            }
+        }
+
+    def attach(self, model: Any) -> None:
+        """Register this task's loss modules on ``model`` (before creating the optimizer)."""
+        for name, kwargs in self.loss_specs().items():
+            model.add_loss(name, **kwargs)
+
+    # ---------------------------------------------------------------- sampling
+    def _epoch(self, step: int) -> int:
+        if not isinstance(self.pairs, EdgePairSampler):
+            return 0
+        per_epoch = max(1, -(-self.pairs.num_edges // self.batch_size))
+        return step // per_epoch
+
+    def _log_p_dst(self, epoch: int) -> np.ndarray:
+        if self._log_p_fixed is not None:
+            return self._log_p_fixed
+        if self._log_p_cache is None or self._log_p_cache[0] != epoch:
+            csr = self.pairs.csr
+            dst = csr.indices[self.pairs.epoch_edges(epoch)]
+            self._log_p_cache = (epoch, log_frequency(np.bincount(dst, minlength=csr.num_dst)))
+        return self._log_p_cache[1]
+
+    def _draw_pairs(self, step: int) -> tuple[PairBatch, int]:
+        if isinstance(self.pairs, EdgePairSampler):
+            epoch = self._epoch(step)
+            return self.pairs.sample(self.batch_size, step=step, epoch=epoch), epoch
+        return self.pairs.sample(self.batch_size, step=step), 0
+
+    def sample(self, step: int) -> PairTaskBatch:
+        """The batch of ``step`` (pure function of ``(seed, step)``)."""
+        step = check_int(step, "step", minimum=0)
+        pairs, epoch = self._draw_pairs(step)
+        src, dst = pairs.src.astype(np.int64), pairs.dst.astype(np.int64)
+        if self.negatives == "mixed":
+            neg, log_q_neg = self.random.sample(self.num_random, step)
+        else:
+            neg, log_q_neg = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        log_q_pos = self._log_p_dst(epoch)[dst]
+        if self.src_type == self.dst_type:
+            inputs = {self.src_type: self.builder.build(self.src_type, np.concatenate([src, dst, neg]), step)}
+        else:
+            inputs = {
+                self.src_type: self.builder.build(self.src_type, src, step),
+                self.dst_type: self.builder.build(self.dst_type, np.concatenate([dst, neg]), step),
+            }
+        return PairTaskBatch(
+            self.src_type,
+            self.dst_type,
+            inputs,
+            torch.from_numpy(src),
+            torch.from_numpy(dst),
+            torch.from_numpy(np.asarray(neg, dtype=np.int64)),
+            torch.from_numpy(np.asarray(log_q_pos, dtype=np.float32)),
+            torch.from_numpy(np.asarray(log_q_neg, dtype=np.float32)),
+        )
+
+    # ---------------------------------------------------------------- loss
+    def loss(self, model: Any, batch: PairTaskBatch) -> tuple[Tensor, dict[str, float]]:
+        """Sampled-softmax loss of the batch and metrics (``loss``, ``accuracy``, ``temperature``)."""
+        b, k = len(batch), int(batch.neg_ids.shape[0])
+        softmax = model.get_loss(self.name)
+        if b == 0:  # e.g. no co-visited pair in the batch: nothing to learn from
+            zero = next(model.parameters()).sum() * 0.0  # keeps backward() valid
+            return zero, {"loss": 0.0, "accuracy": 0.0, "temperature": softmax.temperature}
+        z = {t: model.embed(t, x) for t, x in batch.inputs.items()}
+        same = batch.src_type == batch.dst_type
+        query = z[batch.src_type][:b]
+        off = b if same else 0
+        positive = z[batch.dst_type][off : off + b]
+        exclude = batch.src_ids[:, None] if same else None
+        kwargs: dict[str, Any] = {"positive_ids": batch.dst_ids, "exclude_ids": exclude}
+        if softmax.negatives != "in_batch":
+            kwargs["random_negatives"] = z[batch.dst_type][off + b : off + b + k]
+            kwargs["random_negative_ids"] = batch.neg_ids
+        if softmax.logq:
+            kwargs["log_q_positive"] = batch.log_q_pos + math.log(max(b, 1))
+            if softmax.negatives != "in_batch":
+                kwargs["log_q_random"] = batch.log_q_neg + math.log(max(k, 1))
+        loss = softmax(query, positive, **kwargs)
+        acc = in_batch_accuracy(
+            query.detach(), positive.detach(), batch.dst_ids, batch.src_ids if same else None
+        )
+        return loss, {"loss": float(loss.detach()), "accuracy": acc, "temperature": softmax.temperature}
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, {self.src_type}->{self.dst_type}, "
+            f"batch_size={self.batch_size}, negatives={self.negatives!r}, "
+            f"random={self.random.kind!r}, num_random={self.num_random})"
+        )

@@ -1,0 +1,145 @@
+r"""Entity–feature task: a node's embedding retrieves the encoding of its own raw features.
+
+OmniSage (https://arxiv.org/abs/2504.17811) adds an entity–feature objective so
+that embeddings learned mostly from graph structure keep the content of the
+entity. For a batch of distinct nodes :math:`v_1..v_B` of type :math:`\tau`, the
+query is the embedding :math:`\mathbf{z}_v` and the positive the feature target
+:math:`\mathbf{y}_v = g_\tau(\mathrm{sg}[\overline{\mathbf{t}}(v)])` of
+:meth:`~graphrep.models.omnisage.OmniSage.feature_targets` (a small MLP over the
+mean of the node's modality tokens); the other nodes' targets are the negatives:
+
+.. math::
+    \mathcal{L}_\tau = -\frac{1}{B}\sum_b \log
+    \frac{e^{\mathbf{z}_{v_b}^\top \mathbf{y}_{v_b} / \tau_\tau}}
+    {\sum_{j} e^{\mathbf{z}_{v_b}^\top \mathbf{y}_{v_j} / \tau_\tau}},
+    \qquad \mathcal{L} = \frac{1}{|T|}\sum_{\tau \in T} \mathcal{L}_\tau .
+
+Nodes are drawn uniformly without replacement (so no logQ correction is
+needed), cold nodes without edges included; each type has its own loss module
+(own temperature), named ``f"{name}_{type}"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from graphrep.errors import ConfigError
+from graphrep.samplers.args import check_int, check_seed
+from graphrep.samplers.covisit import derive_seed
+from graphrep.tasks.entity_entity import in_batch_accuracy
+from graphrep.tasks.inputs import EntityInputs, InputBuilder
+
+_SALT = 0xFEA7
+
+
+@dataclass
+class FeatureTaskBatch:
+    """Per node type, the encoder inputs of a batch of distinct nodes."""
+
+    inputs: dict[str, EntityInputs]
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> FeatureTaskBatch:
+        return FeatureTaskBatch({t: x.to(device, non_blocking) for t, x in self.inputs.items()})
+
+
+class EntityFeatureTask:
+    """Entity–feature contrastive task over one or more featured node types.
+
+    Args:
+        builder: encoder-input builder.
+        node_types: featured node types trained by this task.
+        batch_size: nodes per type and batch (at most the type's node count).
+        temperature: initial softmax temperature.
+        seed: random seed.
+        name: task name (loss modules are ``f"{name}_{type}"``).
+    """
+
+    def __init__(
+        self,
+        builder: InputBuilder,
+        node_types: Sequence[str],
+        batch_size: int = 64,
+        temperature: float = 0.07,
+        seed: int = 0,
+        name: str = "entity_feature",
+    ) -> None:
+        if isinstance(node_types, str) or not node_types:
+            raise ConfigError(
+                f"EntityFeatureTask: node_types must be a non-empty list of types, got {node_types!r}"
+            )
+        schema = builder.schema
+        for nt in node_types:
+            if schema[nt].featureless:
+                raise ConfigError(
+                    f"EntityFeatureTask: node type {nt!r} has no features to retrieve; featured "
+                    f"types: {[t for t in schema.node_types if not schema[t].featureless]}"
+                )
+        if len(set(node_types)) != len(node_types):
+            raise ConfigError(f"EntityFeatureTask: node_types has duplicates: {list(node_types)}")
+        self.builder = builder
+        self.node_types = list(node_types)
+        self.batch_size = check_int(batch_size, "batch_size", minimum=2)
+        self.temperature = temperature
+        self.seed = derive_seed(check_seed(seed), _SALT)
+        self.name = name
+
+    def loss_name(self, node_type: str) -> str:
+        return f"{self.name}_{node_type}"
+
+    def loss_specs(self) -> dict[str, dict[str, Any]]:
+        """In-batch softmax without logQ (nodes are drawn uniformly), one per type."""
+        return {
+            self.loss_name(t): {
+                "negatives": "in_batch",
+                "logq": False,
+                "init_temperature": self.temperature,
+            }
+            for t in self.node_types
+        }
+
+    def attach(self, model: Any) -> None:
+        """Register this task's loss modules on ``model``."""
+        for name, kwargs in self.loss_specs().items():
+            model.add_loss(name, **kwargs)
+
+    def sample(self, step: int) -> FeatureTaskBatch:
+        """``batch_size`` distinct uniform nodes per type (pure function of ``(seed, step)``)."""
+        step = check_int(step, "step", minimum=0)
+        inputs = {}
+        for i, nt in enumerate(self.node_types):
+            n = self.builder.graph.num_nodes[nt]
+            rng = np.random.default_rng([self.seed, step, i])
+            ids = rng.choice(n, size=min(self.batch_size, n), replace=False).astype(np.int64)
+            inputs[nt] = self.builder.build(nt, ids, step)
+        return FeatureTaskBatch(inputs)
+
+    def loss(self, model: Any, batch: FeatureTaskBatch) -> tuple[Tensor, dict[str, float]]:
+        """Mean over types of the in-batch softmax (metrics per type and overall)."""
+        losses, metrics = [], {}
+        for nt, x in batch.inputs.items():
+            z = model.embed(nt, x)
+            y = model.feature_targets(nt, x.batch)
+            if x.inverse is not None:
+                y = y[x.inverse]
+            ids = x.ids
+            softmax = model.get_loss(self.loss_name(nt))
+            loss = softmax(z, y, positive_ids=ids)
+            losses.append(loss)
+            metrics[f"{nt}_loss"] = float(loss.detach())
+            metrics[f"{nt}_accuracy"] = in_batch_accuracy(z.detach(), y.detach(), ids, None)
+            metrics[f"{nt}_temperature"] = softmax.temperature
+        total = torch.stack(losses).mean()
+        metrics["loss"] = float(total.detach())
+        return total, metrics
+
+    def __repr__(self) -> str:
+        return (
+            f"EntityFeatureTask(name={self.name!r}, node_types={self.node_types}, "
+            f"batch_size={self.batch_size})"
+        )

@@ -1,0 +1,136 @@
+r"""Weighted multi-task objective: the OmniSage training loss.
+
+OmniSage (https://arxiv.org/abs/2504.17811) trains one set of encoders on several
+tasks at once:
+
+.. math::
+    \mathcal{L} = \sum_{k} \lambda_k \mathcal{L}_k,
+    \qquad \text{e.g. } \lambda_{\text{pair}}\mathcal{L}_{\text{entity-entity}}
+    + \lambda_{\text{feat}}\mathcal{L}_{\text{entity-feature}}
+    + \lambda_{\text{seq}}(\mathcal{L}_{\text{next}} + \mathcal{L}_{\text{future}})
+    + \lambda_{\text{query}}\mathcal{L}_{\text{query-entity}} .
+
+:class:`MultiTask` samples every task with positive weight for a step
+(:meth:`MultiTask.sample`, CPU only, safe in a background thread) and sums their
+weighted losses on the model (:meth:`MultiTask.loss`); tasks with weight 0 are
+neither sampled nor run (an ablation switch).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from graphrep.errors import ConfigError
+
+
+def _weight(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"MultiTask: weight of task {name!r} must be a number, got {value!r}")
+    w = float(value)
+    if not math.isfinite(w) or w < 0:
+        raise ConfigError(f"MultiTask: weight of task {name!r} must be finite and >= 0, got {value!r}")
+    return w
+
+
+class MultiTask:
+    """A weighted sum of tasks (each with ``sample(step)``, ``loss(model, batch)``, ``attach``).
+
+    Args:
+        tasks: name -> ``(task, weight)`` or name -> task (weight 1).
+
+    Example:
+        >>> mt = MultiTask({"pairs": (pair_task, 1.0), "feat": (feature_task, 0.5)})
+        >>> mt.attach(model)                      # loss modules, before the optimizer
+        >>> loss, metrics = mt.loss(model, mt.sample(step=0))
+    """
+
+    def __init__(self, tasks: Mapping[str, Any]) -> None:
+        if not isinstance(tasks, Mapping) or not tasks:
+            raise ConfigError("MultiTask: tasks must be a non-empty {name: (task, weight)} mapping")
+        self.tasks: dict[str, Any] = {}
+        self.weights: dict[str, float] = {}
+        for name, item in tasks.items():
+            if not isinstance(name, str) or not name or "/" in name:
+                raise ConfigError(f"MultiTask: task names must be non-empty str without '/', got {name!r}")
+            task, weight = item if isinstance(item, tuple) else (item, 1.0)
+            for attr in ("sample", "loss", "attach", "loss_specs"):
+                if not callable(getattr(task, attr, None)):
+                    raise ConfigError(
+                        f"MultiTask: task {name!r} ({type(task).__name__}) has no {attr}() method"
+                    )
+            self.tasks[name] = task
+            self.weights[name] = _weight(name, weight)
+        loss_names: dict[str, str] = {}
+        for name, task in self.tasks.items():
+            for ln in task.loss_specs():
+                if ln in loss_names:
+                    raise ConfigError(
+                        f"MultiTask: tasks {loss_names[ln]!r} and {name!r} both use the loss "
+                        f"module {ln!r}; give them different name= arguments"
+                    )
+                loss_names[ln] = name
+        if not any(self.weights.values()):
+            raise ConfigError("MultiTask: at least one task needs a positive weight")
+
+    def set_weights(self, weights: Mapping[str, float]) -> None:
+        """Change some weights (unknown task names raise :class:`ConfigError`)."""
+        unknown = sorted(set(weights) - set(self.tasks))
+        if unknown:
+            raise ConfigError(f"MultiTask: unknown tasks {unknown}; tasks are {list(self.tasks)}")
+        new = dict(self.weights)
+        new.update({k: _weight(k, v) for k, v in weights.items()})
+        if not any(new.values()):
+            raise ConfigError("MultiTask: at least one task needs a positive weight")
+        self.weights = new
+
+    @property
+    def active(self) -> list[str]:
+        """Names of the tasks with a positive weight."""
+        return [n for n, w in self.weights.items() if w > 0]
+
+    def attach(self, model: Any) -> None:
+        """Register every task's loss modules on ``model`` (before creating the optimizer)."""
+        for task in self.tasks.values():
+            task.attach(model)
+
+    def sample(self, step: int) -> dict[str, Any]:
+        """``{name: batch}`` of every active task for ``step`` (no model access)."""
+        return {name: self.tasks[name].sample(step) for name in self.active}
+
+    @staticmethod
+    def to(batches: Mapping[str, Any], device: torch.device | str) -> dict[str, Any]:
+        """Move every batch to ``device``."""
+        return {name: b.to(device) for name, b in batches.items()}
+
+    def loss(self, model: Any, batches: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
+        """Weighted sum of the tasks' losses and metrics ``"loss"``, ``"<task>/<metric>"``.
+
+        Raises:
+            ConfigError: a batch of an unknown task, or an active task without a batch.
+        """
+        unknown = sorted(set(batches) - set(self.tasks))
+        if unknown:
+            raise ConfigError(f"MultiTask.loss: batches of unknown tasks {unknown}")
+        missing = [n for n in self.active if n not in batches]
+        if missing:
+            raise ConfigError(f"MultiTask.loss: no batch for active tasks {missing}")
+        total: Tensor | None = None
+        metrics: dict[str, float] = {}
+        for name in self.active:
+            loss, m = self.tasks[name].loss(model, batches[name])
+            term = self.weights[name] * loss
+            total = term if total is None else total + term
+            metrics.update({f"{name}/{k}": v for k, v in m.items()})
+            metrics[f"{name}/weight"] = self.weights[name]
+        assert total is not None  # at least one active task (checked in __init__)
+        metrics["loss"] = float(total.detach())
+        return total, metrics
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}: {self.tasks[n]!r} x {w:g}" for n, w in self.weights.items())
+        return f"MultiTask({inner})"
