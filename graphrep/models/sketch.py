@@ -25,6 +25,7 @@ across data-parallel ranks by summing their tables (``all_reduce``).
 
 from __future__ import annotations
 
+import abc
 import math
 from typing import Any
 
@@ -187,25 +188,25 @@ class CountMinSketch(nn.Module):
         return f"width={self.width}, depth={self.depth}, seed={self.seed}, total={self.total}"
 
 
-class LogQEstimator(nn.Module):
+class LogQEstimator(nn.Module, abc.ABC):
     """Interface: streaming counts of item ids and :math:`\\log Q` of ids from them.
 
     Subclasses implement :meth:`counts` (count of each id) and :meth:`update`;
     :meth:`log_q` is :math:`\\log(\\max(n_c, 1)) - \\log(\\max(N, 1))`.
     """
 
+    @abc.abstractmethod
     def update(self, ids: Tensor, counts: Tensor | None = None) -> None:
         """Count the ids seen in a batch (any shape; repeats count each time)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def counts(self, ids: Tensor) -> Tensor:
         """Count (or estimate) of each id, ``int64`` of the shape of ``ids``."""
-        raise NotImplementedError
 
     @property
+    @abc.abstractmethod
     def total(self) -> int:
         """Number of ids counted so far."""
-        raise NotImplementedError
 
     def log_q(self, ids: Tensor) -> Tensor:
         """``float32`` :math:`\\log Q` of each id (shape of ``ids``), floored at one count."""
