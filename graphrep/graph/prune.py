@@ -24,7 +24,7 @@ from graphrep.errors import ConfigError
 from graphrep.graph.csr import CSR
 from graphrep.graph.heterograph import HeteroGraph
 from graphrep.graph.validate import EdgeType
-from graphrep.samplers.rng import next_below, stream_state
+from graphrep.utils.rng import next_below, stream_state
 
 
 def kept_degree(

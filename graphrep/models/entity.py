@@ -207,16 +207,8 @@ class EntityEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.node_type, self.schema, self.dim = node_type, schema, dim
-        self.neighbor_types = check_encoder_types(node_type, schema, neighbor_types)
-        types = [node_type, *(t for t in self.neighbor_types if t != node_type)]
-        self._owned_text = None
-        if text_embedder is None and any(schema[t].text for t in types):
-            text_embedder = HashTextEmbedder(dim=dim)
-            self._owned_text = [text_embedder]  # a list: not registered twice as a submodule
-        self._raw_index = {t: i for i, t in enumerate(types)}
-        self.raw = nn.ModuleList(
-            RawFeatureTokens(schema[t], dim, text_embedder, id_buckets, use_id_embedding)
-            for t in types
+        self.neighbor_types, self.raw, self._raw_index, self._owned_text = raw_token_modules(
+            node_type, schema, neighbor_types, dim, dim, text_embedder, id_buckets, use_id_embedding
         )
         k = len(self.neighbor_types)
         self.neighbor_proj = nn.ModuleList(nn.Linear(dim, dim) for _ in range(k))
@@ -317,6 +309,35 @@ def build_encoders(
             raise ConfigError(f"node type {nt!r} cannot name a module (no '.' allowed)")
         out[nt] = classes[encoder](nt, schema, nbr, dim=dim, text_embedder=text_embedder, **kwargs)
     return out
+
+
+def raw_token_modules(
+    node_type: str,
+    schema: FeatureSchema,
+    neighbor_types: Sequence[str],
+    token_dim: int,
+    text_dim: int,
+    text_embedder: HashTextEmbedder | None,
+    id_buckets: int,
+    use_id_embedding: bool | None,
+) -> tuple[list[str], nn.ModuleList, dict[str, int], list[HashTextEmbedder] | None]:
+    """One :class:`RawFeatureTokens` per type an encoder reads (its own, then its neighbors').
+
+    Returns ``(neighbor_types, modules, index of each type in modules, owned text embedder)``;
+    the text embedder is created (and owned) only if none is shared and some type has text.
+    It is returned in a list so it is not registered twice as a submodule.
+    """
+    neighbor_types = check_encoder_types(node_type, schema, neighbor_types)
+    types = [node_type, *(t for t in neighbor_types if t != node_type)]
+    owned = None
+    if text_embedder is None and any(schema[t].text for t in types):
+        text_embedder = HashTextEmbedder(dim=text_dim)
+        owned = [text_embedder]
+    modules = nn.ModuleList(
+        RawFeatureTokens(schema[t], token_dim, text_embedder, id_buckets, use_id_embedding)
+        for t in types
+    )
+    return neighbor_types, modules, {t: i for i, t in enumerate(types)}, owned
 
 
 def check_encoder_types(

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphrep.errors import ConfigError, GraphValidationError, ShapeError
-from graphrep.models.entity import Neighbors, RawFeatureTokens, check_encoder_types, check_neighbors
+from graphrep.models.entity import Neighbors, check_neighbors, raw_token_modules
 from graphrep.models.features import FeatureBatch, FeatureSchema
 from graphrep.models.hash_text import HashTextEmbedder
 
@@ -122,16 +122,15 @@ class PinSage(nn.Module):
                 f"PinSage needs num_layers, hidden, dim >= 1; got {num_layers}, {hidden}, {dim}"
             )
         self.node_type, self.schema, self.dim, self.hidden = node_type, schema, dim, hidden
-        self.neighbor_types = check_encoder_types(node_type, schema, neighbor_types)
-        types = [node_type, *(t for t in self.neighbor_types if t != node_type)]
-        self._owned_text = None
-        if text_embedder is None and any(schema[t].text for t in types):
-            text_embedder = HashTextEmbedder(dim=dim)
-            self._owned_text = [text_embedder]  # a list: not registered twice as a submodule
-        self._raw_index = {t: i for i, t in enumerate(types)}
-        self.raw = nn.ModuleList(
-            RawFeatureTokens(schema[t], hidden, text_embedder, id_buckets, use_id_embedding)
-            for t in types
+        self.neighbor_types, self.raw, self._raw_index, self._owned_text = raw_token_modules(
+            node_type,
+            schema,
+            neighbor_types,
+            hidden,
+            dim,
+            text_embedder,
+            id_buckets,
+            use_id_embedding,
         )
         self.convs = nn.ModuleList(PinSageConv(hidden) for _ in range(num_layers))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, dim))

@@ -44,7 +44,7 @@ from graphrep.graph.heterograph import HeteroGraph
 from graphrep.graph.validate import check_node_ids
 from graphrep.samplers.args import StepCounter, check_float, check_int, check_seed
 from graphrep.samplers.metapath import MetaPath
-from graphrep.samplers.rng import next_below, stream_state
+from graphrep.utils.rng import next_below, stream_state
 
 PINSAGE_BAND = (2000, 5000)
 

@@ -56,9 +56,9 @@ from graphrep.samplers.hashmap import capacity_for, find_or_insert, table_shift
 from graphrep.samplers.lockstep import walk_block
 from graphrep.samplers.metapath import MetaPath, Weight, pack_hops
 from graphrep.samplers.neighborhood import Neighborhood
-from graphrep.samplers.rng import stream_state
-from graphrep.samplers.topk import heap_drain, heap_offer
+from graphrep.samplers.topk import drain_normalised_row, heap_offer
 from graphrep.samplers.walks import kernel_seed
+from graphrep.utils.rng import stream_state
 
 __all__ = ["ImportanceSampler", "Neighborhood", "importance_neighbors"]
 
@@ -132,8 +132,16 @@ def _importance_kernel(
                         states[row] = stream_state(rng_seed, rng_stream, node * num_walks + w)
             rows = groups[num_paths]
             walk_block(
-                indptrs, indices, cumweights, weighted, step_rel, stop, groups,
-                starts[:rows], states[:rows], trace[:rows],
+                indptrs,
+                indices,
+                cumweights,
+                weighted,
+                step_rel,
+                stop,
+                groups,
+                starts[:rows],
+                states[:rows],
+                trace[:rows],
             )
             for j in range(nb):
                 node = seeds[b0 + j]
@@ -163,17 +171,25 @@ def _importance_kernel(
                         key = keys[pos]
                         if key % num_slots == sl:
                             size = heap_offer(
-                                h_score, h_id, size, quotas[sl], float(counts[pos]), key // num_slots
+                                h_score,
+                                h_id,
+                                size,
+                                quotas[sl],
+                                float(counts[pos]),
+                                key // num_slots,
                             )
-                    heap_drain(h_score, h_id, size, o_score, o_id)
-                    total = 0.0
-                    for t in range(size):
-                        total += o_score[t]
-                    c0 = col[sl]
-                    for t in range(size):
-                        out_ids[b, c0 + t] = o_id[t]
-                        out_weights[b, c0 + t] = o_score[t] / total
-                        out_mask[b, c0 + t] = True
+                    drain_normalised_row(
+                        h_score,
+                        h_id,
+                        size,
+                        o_score,
+                        o_id,
+                        out_ids,
+                        out_weights,
+                        out_mask,
+                        b,
+                        col[sl],
+                    )
                 for t in range(num_touched):
                     keys[touched[t]] = -1
                     counts[touched[t]] = 0
@@ -185,7 +201,9 @@ def _as_metapaths(graph: HeteroGraph, metapaths: Any, weight: Weight) -> list[Me
     if isinstance(metapaths, MetaPath | str):
         return [MetaPath.resolve(graph, metapaths, weight)]
     if not isinstance(metapaths, Sequence) or len(metapaths) == 0:
-        raise ConfigError(f"metapaths: expected one meta-path or a non-empty list, got {metapaths!r}")
+        raise ConfigError(
+            f"metapaths: expected one meta-path or a non-empty list, got {metapaths!r}"
+        )
 
     def is_relation(x: Any) -> bool:
         return isinstance(x, str) or (
@@ -253,7 +271,9 @@ class ImportanceSampler:
 
     def _check_quotas(self, quotas: Mapping[str, int]) -> dict[str, int]:
         if not isinstance(quotas, Mapping) or not quotas:
-            raise ConfigError(f"quotas: expected a non-empty {{node_type: k}} mapping, got {quotas!r}")
+            raise ConfigError(
+                f"quotas: expected a non-empty {{node_type: k}} mapping, got {quotas!r}"
+            )
         visited = {t for mp in self.metapaths for t in mp.node_types[1:]}
         out: dict[str, int] = {}
         for node_type, k in quotas.items():
@@ -304,7 +324,9 @@ class ImportanceSampler:
             :class:`Neighborhood` with ``[len(seeds), k_t]`` tensors per quota type.
         """
         what = f"seeds (node type {self.seed_type!r})"
-        seeds = np.ascontiguousarray(check_node_ids(seeds, self.graph.num_nodes[self.seed_type], what))
+        seeds = np.ascontiguousarray(
+            check_node_ids(seeds, self.graph.num_nodes[self.seed_type], what)
+        )
         step = self._steps.resolve(step)
         if step >= 2**63:
             raise ConfigError(f"step must be < 2**63, got {step}")
@@ -312,10 +334,24 @@ class ImportanceSampler:
         if len(seeds):
             indptrs, indices, cumweights, weighted, _ = self._rel
             _importance_kernel(
-                indptrs, indices, cumweights, weighted,
-                self._step_rel, self._stop, self._step_slot, seeds, self._seed_slot,
-                self.num_walks, self._quota_arr, self._capacity,
-                self._kernel_seed, step, col, ids, weights, mask,
+                indptrs,
+                indices,
+                cumweights,
+                weighted,
+                self._step_rel,
+                self._stop,
+                self._step_slot,
+                seeds,
+                self._seed_slot,
+                self.num_walks,
+                self._quota_arr,
+                self._capacity,
+                self._kernel_seed,
+                step,
+                col,
+                ids,
+                weights,
+                mask,
             )
         return Neighborhood.from_flat(self.quotas, ids, weights, mask)
 

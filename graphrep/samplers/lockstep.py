@@ -27,8 +27,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from graphrep.samplers.rng import next_below, next_float
 from graphrep.samplers.transition import pick
+from graphrep.utils.rng import next_below, next_float
 
 
 @numba.njit(cache=True, nogil=True)

@@ -23,7 +23,7 @@ In-batch negatives are the loss's job; the samplers here add
   :math:`q_j / (1 - q_p)`, which is what ``log_q`` then holds.
 
 Kernels run in parallel over rows with the counter-based RNG of
-:mod:`graphrep.samplers.rng` (stream = ``(seed, step, row)``), so the output does
+:mod:`graphrep.utils.rng` (stream = ``(seed, step, row)``), so the output does
 not depend on the thread count, and release the GIL.
 """
 
@@ -39,7 +39,7 @@ from graphrep.errors import ConfigError, GraphValidationError
 from graphrep.graph.heterograph import HeteroGraph
 from graphrep.graph.validate import check_node_ids
 from graphrep.samplers.args import StepCounter, check_float, check_int, check_seed, node_count
-from graphrep.samplers.rng import next_below, next_float, stream_state
+from graphrep.utils.rng import next_below, next_float, stream_state
 
 Positives = np.ndarray | int
 

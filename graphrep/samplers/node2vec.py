@@ -39,9 +39,9 @@ from graphrep.graph.heterograph import HeteroGraph
 from graphrep.graph.validate import check_node_ids
 from graphrep.samplers.args import check_float, check_int
 from graphrep.samplers.homogeneous import homogeneous_csr
-from graphrep.samplers.rng import next_float, stream_state
 from graphrep.samplers.transition import pick, row_contains, row_cumsum
 from graphrep.samplers.walks import kernel_seed
+from graphrep.utils.rng import next_float, stream_state
 
 _MAX_TRIALS = 64
 _NODE2VEC_SALT = 0x2C6F_91B3_5D08_E4A7

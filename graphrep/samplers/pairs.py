@@ -31,7 +31,7 @@ from graphrep.graph.eventlog import EventLog
 from graphrep.graph.heterograph import HeteroGraph
 from graphrep.graph.validate import EdgeType, fmt_edge_type
 from graphrep.samplers.args import StepCounter, check_int, check_optional_int, check_seed
-from graphrep.samplers.rng import next_below, next_float, stream_state
+from graphrep.utils.rng import next_below, next_float, stream_state
 
 _CAP_STREAM = 0x0CA9  # distinct stream families for caps and draws under one seed
 _DRAW_STREAM = 0x0D7A

@@ -51,7 +51,7 @@ from graphrep.samplers.args import check_float, check_int, node_count
 from graphrep.samplers.hashmap import find, find_or_insert, table_shift
 from graphrep.samplers.metapath import MetaPath, Weight
 from graphrep.samplers.neighborhood import Neighborhood
-from graphrep.samplers.topk import heap_drain, heap_offer
+from graphrep.samplers.topk import drain_normalised_row, heap_offer
 
 _INITIAL_CAPACITY = 1024
 
@@ -217,15 +217,9 @@ def _select(
         for i in range(n):
             if cand_score[i] > 0.0:
                 size = heap_offer(h_score, h_id, size, quotas[sl], cand_score[i], cand_id[i])
-        heap_drain(h_score, h_id, size, o_score, o_id)
-        total = 0.0
-        for t in range(size):
-            total += o_score[t]
-        c0 = col[sl]
-        for t in range(size):
-            out_ids[b, c0 + t] = o_id[t]
-            out_weights[b, c0 + t] = o_score[t] / total
-            out_mask[b, c0 + t] = True
+        drain_normalised_row(
+            h_score, h_id, size, o_score, o_id, out_ids, out_weights, out_mask, b, col[sl]
+        )
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -251,8 +245,18 @@ def _ppr_kernel(
             indptrs, indices, cumweights, weighted, hop_rel, seeds[b], alpha, eps
         )
         _select(
-            keys, visit, hop_rel.shape[0], pos_slot, seeds[b], seed_slot, quotas, col, b,
-            out_ids, out_weights, out_mask,
+            keys,
+            visit,
+            hop_rel.shape[0],
+            pos_slot,
+            seeds[b],
+            seed_slot,
+            quotas,
+            col,
+            b,
+            out_ids,
+            out_weights,
+            out_mask,
         )
 
 
@@ -308,8 +312,20 @@ def ppr_push(
     if len(seeds):
         indptrs, indices, cumweights, weighted, hop_rel = mp.kernel_arrays()
         _ppr_kernel(
-            indptrs, indices, cumweights, weighted, hop_rel, pos_slot, seeds,
-            slots.get(mp.start_type, -1), alpha, eps,
-            np.array(list(quotas.values()), dtype=np.int64), col, ids, weights, mask,
+            indptrs,
+            indices,
+            cumweights,
+            weighted,
+            hop_rel,
+            pos_slot,
+            seeds,
+            slots.get(mp.start_type, -1),
+            alpha,
+            eps,
+            np.array(list(quotas.values()), dtype=np.int64),
+            col,
+            ids,
+            weights,
+            mask,
         )
     return Neighborhood.from_flat(quotas, ids, weights, mask)

@@ -48,7 +48,7 @@ from graphrep.graph.ragged import Ragged
 from graphrep.graph.validate import check_node_ids
 from graphrep.samplers.args import StepCounter, check_int, check_seed
 from graphrep.samplers.pairs import vocab_codes
-from graphrep.samplers.rng import next_below, next_float, stream_state
+from graphrep.utils.rng import next_below, next_float, stream_state
 
 
 @dataclass

@@ -77,3 +77,27 @@ def heap_drain(
         h_score[0] = h_score[last]
         h_id[0] = h_id[last]
         _sift_down(h_score, h_id, last, 0)
+
+
+@numba.njit(inline="always", nogil=True)
+def drain_normalised_row(
+    h_score: np.ndarray,
+    h_id: np.ndarray,
+    size: int,
+    o_score: np.ndarray,
+    o_id: np.ndarray,
+    out_ids: np.ndarray,
+    out_weights: np.ndarray,
+    out_mask: np.ndarray,
+    row: int,
+    col: int,
+) -> None:
+    """Drain the heap (best first) into ``out_*[row, col:col + size]`` with L1-normalised scores."""
+    heap_drain(h_score, h_id, size, o_score, o_id)
+    total = 0.0
+    for t in range(size):
+        total += o_score[t]
+    for t in range(size):
+        out_ids[row, col + t] = o_id[t]
+        out_weights[row, col + t] = o_score[t] / total
+        out_mask[row, col + t] = True

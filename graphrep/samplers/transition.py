@@ -27,7 +27,7 @@ from numba import prange
 
 from graphrep.errors import GraphValidationError, SchemaError
 from graphrep.graph.csr import CSR
-from graphrep.samplers.rng import next_below, next_float
+from graphrep.utils.rng import next_below, next_float
 
 # Row cumulative weights per (CSR object, edge array name): built once, reused by
 # every sampler over the same relation, dropped with the CSR.

@@ -19,7 +19,7 @@ ends (and the next walk restarts from its seed) with probability ``restart_prob`
 A walk also stops at a dead end. Positions after the stop hold ``-1``.
 
 Walk ``i`` draws from its own counter-based stream ``(seed, 0, i)``
-(:mod:`graphrep.samplers.rng`), so traces do not depend on the thread count, and
+(:mod:`graphrep.utils.rng`), so traces do not depend on the thread count, and
 the kernel releases the GIL.
 
 Example:
@@ -42,7 +42,7 @@ from graphrep.graph.validate import check_node_ids
 from graphrep.samplers.args import check_float, check_int, check_seed
 from graphrep.samplers.lockstep import walk_block
 from graphrep.samplers.metapath import MetaPath, Weight
-from graphrep.samplers.rng import stream_state
+from graphrep.utils.rng import stream_state
 
 # Salt mixed into the seed so walks never share random streams with other samplers.
 _WALK_SALT = 0x5A17_3C4D_0B1E_9A21

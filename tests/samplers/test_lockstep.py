@@ -4,8 +4,8 @@ import numpy as np
 from graphrep.graph.heterograph import HeteroGraph
 from graphrep.samplers.lockstep import walk_block
 from graphrep.samplers.metapath import MetaPath, pack_hops
-from graphrep.samplers.rng import next_float, stream_state
 from graphrep.samplers.transition import step
+from graphrep.utils.rng import next_float, stream_state
 
 
 @numba.njit(cache=True)

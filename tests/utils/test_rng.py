@@ -2,7 +2,7 @@ import numba
 import numpy as np
 from scipy import stats
 
-from graphrep.samplers.rng import next_below, next_float, stream_state
+from graphrep.utils.rng import next_below, next_float, stream_state
 
 
 @numba.njit
