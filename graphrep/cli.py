@@ -1,4 +1,5 @@
-"""``graphrep`` command line: ``synth`` and ``info`` (training commands arrive with the trainer).
+"""``graphrep`` command line: ``synth``, ``info``, and the main job's ``train``, ``embed``,
+``eval`` and ``neighbors`` (:mod:`graphrep.cli_run`).
 
 The CLI only parses arguments and calls the public API; every piece of work
 lives in the library so notebooks and scripts can do the same in Python.
@@ -12,6 +13,7 @@ import time
 from collections.abc import Sequence
 
 from graphrep import __version__
+from graphrep.cli_run import add_commands
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import GraphrepError
 from graphrep.graph.ragged import Ragged
@@ -129,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("dir", help="saved graph or dataset directory")
     i.set_defaults(func=_cmd_info)
+    add_commands(sub)
     return p
 
 

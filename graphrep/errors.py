@@ -35,3 +35,7 @@ class ConfigError(GraphrepError, ValueError):
 
 class ShapeError(GraphrepError, ValueError):
     """A tensor passed to a model has the wrong shape or dtype for its argument."""
+
+
+class TrainingError(GraphrepError, FloatingPointError):
+    """Training diverged (a non-finite loss), naming the step and what to change."""

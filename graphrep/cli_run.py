@@ -1,0 +1,177 @@
+"""``graphrep train | embed | eval | neighbors``: the main job's commands.
+
+The contract later tools rely on::
+
+    graphrep train --preset P [--graph DIR] --out RUN [--config YAML] [--set a.b=v ...] [--resume]
+    graphrep embed RUN [--dtype float16] [--index hnsw]
+    graphrep eval RUN [--baselines [NAME ...]]      # prints the table, writes RUN/metrics.json
+    graphrep neighbors RUN --type T --id X [-k 10] [--target-type U]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from graphrep.errors import ConfigError
+
+if TYPE_CHECKING:  # the CLI imports torch only when a command needs it
+    from graphrep.train.config import RunConfig
+
+
+def resolve_config(args: argparse.Namespace) -> RunConfig:
+    """The run config from ``--preset``, ``--config``, ``--graph`` and ``--set`` flags."""
+    from graphrep.train.presets import preset
+    from graphrep.utils.config import load_yaml
+
+    cfg = preset(args.preset)
+    if args.config:
+        try:
+            cfg = cfg.update(load_yaml(args.config))
+        except ConfigError as exc:
+            raise ConfigError(f"{args.config}: {exc}") from None
+    overrides = list(args.set or [])
+    if args.graph:
+        overrides += ["data.dataset=dir", f"data.path={Path(args.graph).resolve()}"]
+    if args.steps is not None:
+        overrides.append(f"train.steps={args.steps}")
+    if args.seed is not None:
+        overrides.append(f"train.seed={args.seed}")
+    if args.device is not None:
+        overrides.append(f"train.device={args.device}")
+    if args.threads is not None:
+        overrides.append(f"train.num_threads={args.threads}")
+    if args.no_progress:
+        overrides.append("train.progress=false")
+    return cfg.override(overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from graphrep.train.checkpoint import latest_checkpoint
+    from graphrep.train.rundir import RunDir
+    from graphrep.train.trainer import Trainer
+
+    run = RunDir(args.out)
+    if args.resume:
+        cfg = run.config()
+        if args.threads is not None:
+            cfg = cfg.override([f"train.num_threads={args.threads}"])
+    else:
+        cfg = resolve_config(args)
+        if latest_checkpoint(run.checkpoints) is not None or run.model_path.exists():
+            raise ConfigError(
+                f"{args.out!r} already holds a run; pass --resume to continue it or choose a new --out"
+            )
+    summary = Trainer(cfg, run).fit(resume=args.resume)
+    print(
+        f"trained {summary['steps']} steps (from {summary['resumed_from']}) in "
+        f"{summary['train_wall_s']:.1f}s: final loss {summary['final_loss']:.3f}, "
+        f"{summary['examples_per_s']:.0f} examples/s, sampling wait "
+        f"{100 * summary['sampling_wait_share']:.1f}% of step time, peak RSS "
+        f"{summary['peak_rss_mib']:.0f} MiB -> {run.path}"
+    )
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from graphrep.embed.export import export_run
+    from graphrep.embed.store import Embeddings
+
+    kw = {k: v for k, v in (("dtype", args.dtype), ("index", args.index)) if v is not None}
+    out = export_run(args.run, args.out, **kw)
+    emb = Embeddings.load(out)
+    counts = ", ".join(f"{t} {emb.count(t):,}" for t in emb.types)
+    print(f"embedded {counts} (dim {emb.dim}) -> {out}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from graphrep.eval.report import results_table
+    from graphrep.eval.run import evaluate_run
+    from graphrep.train.rundir import RunDir
+
+    baselines = [] if args.baselines is None else (args.baselines or ["all"])
+    result = evaluate_run(args.run, baselines, log=print)
+    extra = ["pin_topic_purity@10", "p90_coverage@10"]
+    print(results_table(result["models"], "recall@10", extra))
+    print(f"metrics -> {RunDir(args.run).metrics_path}")
+    return 0
+
+
+def cmd_neighbors(args: argparse.Namespace) -> int:
+    from graphrep.embed.store import Embeddings
+    from graphrep.train.rundir import RunDir
+
+    run = RunDir(args.run)
+    emb = Embeddings.load(run.embeddings if run.embeddings.exists() else run.path)
+    qid: object = args.id
+    kind = emb.id_kind(args.type) if hasattr(emb, "id_kind") else "int"
+    if kind == "int":
+        try:
+            qid = int(args.id)
+        except ValueError:
+            raise ConfigError(f"--id: node type {args.type!r} has integer ids, got {args.id!r}") from None
+    res = emb.neighbors(args.type, [qid], k=args.k, target_type=args.target_type)
+    target = args.target_type or args.type
+    rows = [
+        {"rank": r + 1, "id": _plain(res.ids[0][r]), "score": round(float(res.scores[0][r]), 4)}
+        for r in range(len(res.ids[0]))
+    ]
+    if args.json:
+        print(json.dumps({"query": {"type": args.type, "id": _plain(qid)}, "target_type": target,
+                          "neighbors": rows}))  # fmt: skip
+    else:
+        print(f"{args.k} nearest {target} of {args.type} {qid}:")
+        for row in rows:
+            print(f"  {row['rank']:>3}  {row['id']!s:<24} {row['score']:.4f}")
+    return 0
+
+
+def _plain(x: object) -> object:
+    return x.item() if hasattr(x, "item") else x
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``train``, ``embed``, ``eval`` and ``neighbors`` on the CLI."""
+    t = sub.add_parser("train", help="train OmniSage on a graph (synthetic preset by default)",
+                       description="Train on the synthetic graph of --preset, or on a saved dataset "
+                       "(--graph DIR); write config, checkpoints, logs and model.pt to --out.")  # fmt: skip
+    t.add_argument("--preset", choices=["tiny", "default", "large"], default="default",
+                   help="run preset (also the synthetic graph's size when --graph is not given)")  # fmt: skip
+    t.add_argument("--graph", help="a dataset directory written by `graphrep synth` / GraphDataset.save")
+    t.add_argument("--config", help="YAML file merged over the preset")
+    t.add_argument("--out", required=True, help="run directory")
+    t.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
+                   help="override a config field (repeatable), e.g. --set train.lr=0.001")  # fmt: skip
+    t.add_argument("--steps", type=int, help="shortcut for --set train.steps=N")
+    t.add_argument("--seed", type=int, help="shortcut for --set train.seed=N")
+    t.add_argument("--device", help="cpu or cuda[:N]")
+    t.add_argument("--threads", type=int, help="torch threads (0: torch's default)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint (its saved config)")  # fmt: skip
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("embed", help="export embeddings of every node type and user of a run")
+    e.add_argument("run", help="run directory")
+    e.add_argument("--out", help="embeddings directory (default: RUN/embeddings)")
+    e.add_argument("--dtype", choices=["float32", "float16", "int8"])
+    e.add_argument("--index", choices=["none", "flat", "hnsw", "ivf"])
+    e.set_defaults(func=cmd_embed)
+
+    v = sub.add_parser("eval", help="evaluate a run's embeddings (and baselines); print the table")
+    v.add_argument("run", help="run directory")
+    v.add_argument("--baselines", nargs="*", metavar="NAME",
+                   help="also train/score baselines (no names: all of them)")  # fmt: skip
+    v.set_defaults(func=cmd_eval)
+
+    n = sub.add_parser("neighbors", help="nearest neighbours of one node, across types")
+    n.add_argument("run", help="run directory (or an embeddings directory)")
+    n.add_argument("--type", required=True, help="query node type (e.g. pin, user, query)")
+    n.add_argument("--id", required=True, help="external id of the query node")
+    n.add_argument("-k", type=int, default=10, help="number of neighbours")
+    n.add_argument("--target-type", help="type of the neighbours (default: --type)")
+    n.add_argument("--json", action="store_true", help="print JSON")
+    n.set_defaults(func=cmd_neighbors)

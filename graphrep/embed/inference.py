@@ -1,0 +1,86 @@
+"""Batched inference: every node of every encoded type, and every user from their sequence.
+
+The entity encoders are one aggregation layer over *raw* neighbor features
+(DESIGN.md, "Training, inference, export"), so a node's embedding needs only its
+own features and one sampled importance neighborhood -- no recursion -- and
+nodes are embedded independently in batches of ``batch_size``. Neighborhoods are
+sampled at a fixed inference step (:data:`INFERENCE_STEP`), so an export is
+reproducible. Users are embedded from their last ``max_len`` actions before the
+cut with the sequence encoder (PinnerFormer); a model trained without it embeds a
+user as the normalised mean of their history items' embeddings. Users without
+any history get a zero vector (they score 0 against everything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from graphrep.graph.eventlog import EventLog
+from graphrep.models import OmniSage
+from graphrep.samplers.sequences import SequenceHistory, SequenceSampler
+from graphrep.tasks import InputBuilder, ItemInputs
+
+INFERENCE_STEP = 2**40  # a sampling step no training run reaches
+
+
+def _chunks(n: int, batch_size: int) -> Iterator[np.ndarray]:
+    for lo in range(0, n, batch_size):
+        yield np.arange(lo, min(n, lo + batch_size), dtype=np.int64)
+
+
+@torch.no_grad()
+def embed_nodes(
+    model: OmniSage, builder: InputBuilder, node_type: str, batch_size: int = 1024
+) -> Iterator[np.ndarray]:
+    """Yield ``[b, D]`` float32 chunks of the embeddings of all ``node_type`` nodes, in id order."""
+    model.eval()
+    device = next(model.parameters()).device
+    for ids in _chunks(builder.graph.num_nodes[node_type], batch_size):
+        inputs = builder.build(node_type, ids, step=INFERENCE_STEP).to(device)
+        yield model.embed(node_type, inputs).float().cpu().numpy()
+
+
+@torch.no_grad()
+def embed_users(
+    model: OmniSage,
+    builder: InputBuilder,
+    events: EventLog,
+    cut_time: int,
+    max_len: int,
+    batch_size: int = 1024,
+) -> Iterator[np.ndarray]:
+    """Yield ``[b, D]`` float32 chunks of every user's embedding at ``cut_time``, in id order."""
+    model.eval()
+    device = next(model.parameters()).device
+    sampler = SequenceSampler(events, max_len, cut_time, future_window=1)
+    for users in _chunks(events.num_users, batch_size):
+        hist = sampler.eval_batch(users, cut_time, window=1)
+        out = np.zeros((len(users), model.dim), dtype=np.float32)
+        has = hist.mask.any(1).numpy()
+        if has.any():
+            if not has.all():  # embed only users with a history
+                hist = sampler.eval_batch(users[has], cut_time, window=1)
+            items = builder.build_items(
+                events.item_types,
+                {"history": (hist.item_type.numpy(), hist.items.numpy())},
+                step=INFERENCE_STEP,
+            )
+            z = _users_from_history(model, hist.to(device), items.to(device), cut_time)
+            out[has] = z.float().cpu().numpy()
+        yield out
+
+
+def _users_from_history(
+    model: OmniSage, hist: SequenceHistory, items: ItemInputs, cut_time: int
+) -> torch.Tensor:
+    if model.sequence is not None:
+        return model.embed_users(hist, items, query_time=cut_time)
+    table = model.item_table(items)
+    emb = table[items.index["history"]]  # [B, M, D]
+    mask = hist.mask.unsqueeze(-1).to(emb.dtype)
+    mean = (emb * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+    return F.normalize(mean, dim=-1)

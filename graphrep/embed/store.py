@@ -1,0 +1,361 @@
+"""The ``Embeddings`` store: per-type vectors with external ids, written atomically.
+
+Layout (every array a memory-mappable ``.npy``, never pickle)::
+
+    DIR/manifest.json               format "graphrep.embeddings", version 1, dim, dtype,
+                                    meta, graphrep_version, per type: count, id_kind, files
+    DIR/<type>/vectors.npy          [n, dim] float32 | float16 | int8
+    DIR/<type>/scales.npy           [n] float32 per-row scales (int8 only)
+    DIR/<type>/ids.npy              [n] external ids (int64 or unicode)
+    DIR/index_<type>.faiss          optional faiss index (:meth:`Embeddings.build_indexes`)
+
+``int8`` uses symmetric per-row (absmax) quantisation, dequantised on read:
+
+.. math::
+    s_i = \\max_j |x_{ij}| / 127, \\qquad q_{ij} = \\mathrm{round}(x_{ij} / s_i),
+    \\qquad \\hat{x}_{ij} = s_i \\, q_{ij}, \\qquad |\\hat{x}_{ij} - x_{ij}| \\le s_i / 2.
+
+Vectors stream to disk chunk by chunk: each ``vectors.npy`` is appended in
+place (numpy reserves header room for the growing first axis) so an export never
+holds all vectors in memory. Everything is built in a temporary directory
+renamed into place on success, so a crash leaves no half-written store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import graphrep
+from graphrep.embed import ann, views
+from graphrep.errors import ConfigError, GraphFormatError, GraphrepError, SchemaError, ShapeError
+from graphrep.graph.validate import check_external_ids
+from graphrep.utils.arrays import (
+    manifest_field,
+    read_array,
+    read_manifest,
+    write_array,
+    write_manifest,
+)
+from graphrep.utils.atomic import atomic_dir
+
+FORMAT = "graphrep.embeddings"
+VERSION = 1
+DTYPES = ("float32", "float16", "int8")
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_CHUNK = 65536
+
+
+class _NpyAppender:
+    """A ``.npy`` file grown in place; the header is rewritten with the final row count."""
+
+    def __init__(self, root: Path, rel: str, dtype: str, row_shape: tuple[int, ...]) -> None:
+        self.rel, self.dtype, self.row_shape, self.rows = rel, np.dtype(dtype), row_shape, 0
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(root / rel, "wb")  # closed in finish() / _close_files()
+        self.header_len = self._header()
+
+    def _header(self) -> int:
+        self.f.seek(0)
+        d = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+             "shape": (self.rows, *self.row_shape)}
+        np.lib.format.write_array_header_1_0(self.f, d)
+        return self.f.tell()
+
+    def append(self, arr: np.ndarray) -> None:
+        self.f.write(np.ascontiguousarray(arr, dtype=self.dtype).tobytes())
+        self.rows += len(arr)
+
+    def finish(self) -> dict[str, Any]:
+        if self._header() != self.header_len:  # pragma: no cover - > 10**21 rows
+            raise GraphFormatError(f"{self.rel}: .npy header grew while appending")
+        self.f.close()
+        return {"file": self.rel, "dtype": self.dtype.str, "shape": [self.rows, *self.row_shape]}
+
+
+class EmbeddingWriter:
+    """Context manager writing an embeddings directory atomically.
+
+    Args:
+        path: destination directory (appears only when the ``with`` block succeeds).
+        dim: vector length.
+        dtype: on-disk dtype, ``"float32"``, ``"float16"`` or ``"int8"`` (per-row scaled).
+        meta: JSON-serialisable caller metadata (config hash, model name, ...).
+        overwrite: replace an existing ``path``; else an existing one raises.
+
+    Use as ``with EmbeddingWriter(p, 128, "int8") as w: w.add("pin", vecs, ids)``.
+    """
+
+    def __init__(self, path: str | os.PathLike, dim: int, dtype: str = "float32",
+                 meta: dict | None = None, overwrite: bool = True) -> None:
+        if not isinstance(dim, int | np.integer) or dim < 1:
+            raise ConfigError(f"dim={dim!r}: expected a positive integer")
+        if dtype not in DTYPES:
+            raise ConfigError(f"dtype={dtype!r}: expected one of {DTYPES}")
+        try:
+            json.dumps(meta or {})
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"meta: must be JSON-serialisable ({exc})") from exc
+        self.path, self.dim, self.dtype, self.meta = Path(path), int(dim), dtype, dict(meta or {})
+        self.overwrite, self._cm, self._types = overwrite, None, {}
+
+    def __enter__(self) -> EmbeddingWriter:
+        self._cm = atomic_dir(self.path, self.overwrite)
+        self._root = self._cm.__enter__()
+        return self
+
+    def add(self, entity_type: str, vectors: np.ndarray, ids: np.ndarray | None = None) -> None:
+        """Append ``vectors`` ``[n, dim]`` (and their external ``ids``, default a running
+        ``arange``) to ``entity_type``; call repeatedly to stream chunks."""
+        if self._cm is None:
+            raise ConfigError("EmbeddingWriter.add: use the writer inside a `with` block")
+        if not (isinstance(entity_type, str) and _NAME.fullmatch(entity_type)):
+            raise ConfigError(f"entity type {entity_type!r}: expected letters, digits, _ . -")
+        x = np.asarray(vectors)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ShapeError(f"vectors of {entity_type!r}: expected shape [n, {self.dim}], "
+                             f"got {x.shape}")
+        x = x.astype(np.float32, copy=False)
+        st = self._types.get(entity_type) or self._open(entity_type)
+        bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+        if len(bad):
+            raise ShapeError(f"vectors of {entity_type!r}: row {st['vec'].rows + bad[0]} is not "
+                             "finite (NaN or inf)")
+        if ids is None:
+            ids = np.arange(st["vec"].rows, st["vec"].rows + len(x), dtype=np.int64)
+        elif np.ndim(ids) != 1 or len(ids) != len(x):
+            raise ShapeError(f"ids of {entity_type!r}: expected {len(x)} ids (one per vector), "
+                             f"got shape {np.shape(ids)}")
+        ids = check_external_ids(ids, len(x), f"ids of {entity_type!r}")
+        kind = "str" if ids.dtype.kind == "U" else "int"
+        if st["id_kind"] not in (None, kind):
+            raise ShapeError(f"ids of {entity_type!r}: got {kind} ids after {st['id_kind']} ids")
+        st["id_kind"] = kind
+        st["ids"].append(ids)
+        if self.dtype == "int8":
+            amax = np.abs(x).max(axis=1)
+            scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
+            st["vec"].append(np.clip(np.rint(x / scale[:, None]), -127, 127))
+            st["scales"].append(scale)
+        else:
+            st["vec"].append(x)
+
+    def _open(self, t: str) -> dict[str, Any]:
+        vec = _NpyAppender(self._root, f"{t}/vectors.npy", self.dtype, (self.dim,))
+        st: dict[str, Any] = {"vec": vec, "ids": [], "id_kind": None}
+        if self.dtype == "int8":
+            st["scales"] = _NpyAppender(self._root, f"{t}/scales.npy", "float32", ())
+        self._types[t] = st
+        return st
+
+    def _finish(self) -> None:
+        types = {}
+        for t, st in self._types.items():
+            n = st["vec"].rows
+            ids = np.concatenate(st["ids"]) if st["ids"] else np.zeros(0, np.int64)
+            ids = check_external_ids(ids, n, f"ids of {t!r}")  # unique across chunks
+            types[t] = {"count": n, "id_kind": st["id_kind"] or "int",
+                        "vectors": st["vec"].finish(),
+                        "scales": st["scales"].finish() if "scales" in st else None,
+                        "ids": write_array(self._root, f"{t}/ids.npy", ids)}
+        write_manifest(self._root, {"format": FORMAT, "version": VERSION, "dim": self.dim,
+                                    "dtype": self.dtype, "graphrep_version": graphrep.__version__,
+                                    "meta": self.meta, "types": types, "indexes": {}})
+
+    def __exit__(self, *exc: Any) -> None:
+        cm, self._cm = self._cm, None
+        try:
+            if exc[0] is None and cm is not None:
+                self._finish()
+        except BaseException:
+            exc = sys.exc_info()
+            raise
+        finally:
+            for f in [x.f for st in self._types.values() for x in st.values() if hasattr(x, "f")]:
+                f.close()
+            if cm is not None:
+                cm.__exit__(*exc)  # renames into place, or removes the temporary dir
+
+
+@dataclass(frozen=True)
+class NeighborResult:
+    """Top-``k`` neighbours: external ``ids`` ``[m, k]``, target ``rows`` ``[m, k]`` and
+    ``scores`` ``[m, k]`` (inner products for exact search), best first."""
+
+    ids: np.ndarray
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+class Embeddings:
+    """A saved embeddings directory (see the module docstring); use :meth:`load`."""
+
+    def __init__(self, root: Path, manifest: dict[str, Any], arrays: dict[str, dict]) -> None:
+        self.path, self._manifest, self._arrays = root, manifest, arrays
+        self._sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # id -> row indexes
+        self._faiss: dict[str, Any] = {}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, mmap: bool = True) -> Embeddings:
+        """Open ``path`` (memory-mapped by default).
+
+        Raises:
+            GraphFormatError: missing directory, missing/corrupt manifest, wrong format
+                or version, or a missing/inconsistent array file.
+        """
+        root = Path(path)
+        m = read_manifest(root, FORMAT)
+        if m.get("version") != VERSION or m.get("dtype") not in DTYPES:
+            raise GraphFormatError(f"{root / 'manifest.json'}: unsupported version/dtype "
+                                   f"{m.get('version')!r}/{m.get('dtype')!r}, expected "
+                                   f"{VERSION}/one of {DTYPES}")
+        dim = manifest_field(m, "dim", int, root)
+        manifest_field(m, "meta", dict, root)
+        m.setdefault("indexes", {})
+        arrays: dict[str, dict] = {}
+        try:
+            for t, e in manifest_field(m, "types", dict, root).items():
+                a = {"vec": read_array(root, e["vectors"], mmap, f"vectors of {t!r}"),
+                     "ids": read_array(root, e["ids"], mmap, f"ids of {t!r}")}
+                if m["dtype"] == "int8":
+                    a["scales"] = read_array(root, e["scales"], mmap, f"scales of {t!r}")
+                n = int(e["count"])
+                if a["vec"].shape != (n, dim) or a["ids"].shape != (n,):
+                    raise GraphFormatError(f"{root}: arrays of {t!r} disagree with count {n}")
+                arrays[t] = a
+            for t, e in m["indexes"].items():
+                if not (root / e["file"]).is_file():
+                    raise GraphFormatError(f"{root / e['file']}: missing faiss index of {t!r}")
+        except GraphrepError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise GraphFormatError(f"{root / 'manifest.json'}: corrupt manifest ({exc!r})") from exc
+        return cls(root, m, arrays)
+
+    types = property(lambda self: list(self._arrays), doc="Entity types, in write order.")
+    dim = property(lambda self: int(self._manifest["dim"]), doc="Vector length.")
+    dtype = property(lambda self: str(self._manifest["dtype"]), doc="On-disk dtype.")
+    meta = property(lambda self: dict(self._manifest["meta"]), doc="Caller metadata.")
+
+    def __len__(self) -> int:
+        """Total number of vectors over all types."""
+        return sum(len(a["ids"]) for a in self._arrays.values())
+
+    def _get(self, t: str) -> dict[str, np.ndarray]:
+        if t not in self._arrays:
+            raise SchemaError(f"unknown entity type {t!r}; stored types: {self.types}")
+        return self._arrays[t]
+
+    def count(self, entity_type: str) -> int:
+        """Number of vectors of ``entity_type``."""
+        return len(self._get(entity_type)["ids"])
+
+    def ids(self, entity_type: str) -> np.ndarray:
+        """External ids ``[n]`` (int64 or str) of ``entity_type``, in row order."""
+        return self._get(entity_type)["ids"]
+
+    def _rows(self, t: str, rows: Any) -> np.ndarray:
+        a = self._get(t)
+        if "scales" not in a:
+            return np.asarray(a["vec"][rows], dtype=np.float32)
+        return a["vec"][rows].astype(np.float32) * a["scales"][rows][:, None]
+
+    def vectors(self, entity_type: str) -> np.ndarray:
+        """``[n, dim]`` float32 vectors: the memory map for float32 stores, else dequantised."""
+        a = self._get(entity_type)
+        if a["vec"].dtype == np.float32:
+            return a["vec"]
+        return self._rows(entity_type, slice(None))
+
+    def index_of(self, entity_type: str, external_ids: Any) -> np.ndarray:
+        """Rows ``[m]`` of ``external_ids``; :class:`SchemaError` names any unknown id."""
+        ids = self.ids(entity_type)
+        if entity_type not in self._sorted:
+            order = np.argsort(ids, kind="stable")
+            self._sorted[entity_type] = (order, ids[order])
+        order, sorted_ids = self._sorted[entity_type]
+        q = np.atleast_1d(np.asarray(external_ids))
+        if ids.dtype.kind == "U":
+            q = q.astype(str)
+        elif q.dtype.kind not in "iu" and q.size:
+            raise SchemaError(f"ids of {entity_type!r} are integers; got {q.dtype} ids {q[:5]}")
+        pos = np.minimum(np.searchsorted(sorted_ids, q), max(len(ids) - 1, 0))
+        found = sorted_ids[pos] == q if len(ids) else np.zeros(q.shape, bool)
+        if not found.all():
+            bad = q[~found]
+            raise SchemaError(f"unknown external id(s) {bad[:5].tolist()} for entity type "
+                              f"{entity_type!r} ({len(bad)} of {len(q)} missing)")
+        return order[pos].astype(np.int64)
+
+    def lookup(self, entity_type: str, external_ids: Any) -> np.ndarray:
+        """float32 vectors ``[m, dim]`` of ``external_ids``."""
+        return self._rows(entity_type, self.index_of(entity_type, external_ids))
+
+    def neighbors(self, query_type: str, query_ids: Any, k: int = 10,
+                  target_type: str | None = None, exclude_self: bool = True,
+                  index: str = "exact") -> NeighborResult:
+        """Top-``k`` ``target_type`` entities (default ``query_type``) for each query id.
+
+        Scores are inner products. ``exclude_self`` drops the query itself when both
+        types are equal. ``index="faiss"`` uses the index from :meth:`build_indexes`.
+        ``k`` is capped at the number of candidates.
+        """
+        target = query_type if target_type is None else target_type
+        rows = self.index_of(query_type, query_ids)
+        exclude = rows if exclude_self and target == query_type else None
+        return self._search(self._rows(query_type, rows), target, k, index, exclude)
+
+    def neighbors_of_vectors(self, vectors: np.ndarray, k: int, target_type: str,
+                             index: str = "exact") -> NeighborResult:
+        """Top-``k`` ``target_type`` entities for arbitrary ``[m, dim]`` query vectors."""
+        return self._search(vectors, target_type, k, index, None)
+
+    def _search(self, q: Any, t: str, k: int, index: str, exclude: np.ndarray | None
+                ) -> NeighborResult:
+        if index not in ("exact", "faiss"):
+            raise ConfigError(f"index={index!r}: expected 'exact' or 'faiss'")
+        faiss_index = self._faiss_index(t) if index == "faiss" else None
+        scores, rows = ann.top_k(q, self.count(t), lambda a, b: self._rows(t, slice(a, b)), k,
+                                 faiss_index, exclude, _CHUNK)
+        ids = self.ids(t)[np.maximum(rows, 0)]
+        ids[rows < 0] = "" if ids.dtype.kind == "U" else -1
+        return NeighborResult(ids=ids, rows=rows, scores=scores)
+
+    def _faiss_index(self, t: str) -> Any:
+        self._get(t)  # an unknown type raises SchemaError
+        if t not in self._faiss:
+            self._faiss[t] = ann.load_store_index(self.path, self._manifest, t)
+        return self._faiss[t]
+
+    def build_indexes(self, kinds: dict[str, str], metric: str = "ip", **params: Any) -> None:
+        """Build ``{type: "flat"|"hnsw"|"ivf"}`` faiss indexes into the directory: each
+        ``index_<type>.faiss`` is written atomically, then recorded in the manifest
+        (replaced atomically); ``params`` go to :func:`graphrep.embed.ann.build_index`."""
+        for t, kind in kinds.items():
+            self._faiss[t] = ann.build_store_index(self.path, self._manifest, t, self.vectors(t),
+                                                   kind, metric, **params)
+
+    to_numpy = vectors
+
+    def to_torch(self, entity_type: str) -> Any:
+        """float32 ``torch.Tensor`` ``[n, dim]`` (a copy-on-write map for float32 stores)."""
+        return views.to_torch(self.vectors(entity_type))
+
+    def to_pandas(self, entity_type: str) -> Any:
+        """``DataFrame`` with ``id`` and ``vector`` (one float32 array per row) columns."""
+        return views.to_pandas(self.ids(entity_type), self.vectors(entity_type))
+
+    def to_parquet(self, entity_type: str, path: str | os.PathLike) -> None:
+        """Write ``id`` + ``vector`` (``fixed_size_list<float32>``) Parquet atomically."""
+        views.write_parquet(path, self.ids(entity_type), self.dim,
+                            lambda a, b: self._rows(entity_type, slice(a, b)), _CHUNK)
+
+
+__all__ = ["DTYPES", "EmbeddingWriter", "Embeddings", "NeighborResult"]

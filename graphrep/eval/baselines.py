@@ -1,0 +1,112 @@
+"""Baselines and ablations, trained and scored by the same code on the same split.
+
+=================  ==========================================================================
+``popularity``     every query gets the most engaged items (training-window counts)
+``node2vec``       DeepWalk/node2vec skip-gram over our walks on the untyped graph
+                   (:func:`graphrep.eval.skipgram_baseline.train_node2vec`)
+``content_only``   the encoders on content features only: no neighbors, no ids, no sequence
+                   task (ItemSage-style without the graph)
+``pinsage_only``   the :class:`~graphrep.models.pinsage.PinSage` encoder on the graph pair
+                   tasks only (no content-retrieval or sequence task)
+``no_neighbors``   OmniSage without graph neighbors in its encoders
+``no_sequence``    OmniSage without the sequence encoder and user–entity task
+``no_content``     OmniSage without content features (hashed ids and degrees only)
+=================  ==========================================================================
+
+Models without a sequence encoder embed a user as the mean of their recent
+history items (:mod:`graphrep.embed.inference`); the trained baselines use the
+run's own config otherwise (same steps, batch sizes, learning rate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from graphrep.data.dataset import GraphDataset
+from graphrep.errors import ConfigError
+from graphrep.train.config import RunConfig
+
+BASELINES = (
+    "popularity", "node2vec", "content_only", "pinsage_only",
+    "no_neighbors", "no_sequence", "no_content",
+)  # fmt: skip
+
+
+def _weights(cfg: RunConfig, keep: Callable[[Any], bool]) -> list[dict[str, Any]]:
+    return [
+        {**{k: v for k, v in vars(s).items()}, "weight": s.weight if keep(s) else 0.0}
+        for s in cfg.tasks.specs
+    ]
+
+
+def baseline_config(cfg: RunConfig, name: str) -> RunConfig:
+    """The :class:`RunConfig` of a trained baseline or ablation ``name``."""
+    no_seq = {"sequence": False}
+    if name == "content_only":
+        update = {
+            "model": {"use_neighbors": False, **no_seq},
+            "tasks": {"specs": _weights(cfg, lambda s: s.kind != "user_entity")},
+        }
+    elif name == "pinsage_only":
+        update = {
+            "model": {"encoder": "pinsage", **no_seq},
+            "tasks": {"specs": _weights(cfg, lambda s: s.kind in ("entity_entity", "query_entity"))},
+        }
+    elif name == "no_neighbors":
+        update = {"model": {"use_neighbors": False}}
+    elif name == "no_sequence":
+        update = {"model": no_seq, "tasks": {"specs": _weights(cfg, lambda s: s.kind != "user_entity")}}
+    elif name == "no_content":
+        update = {
+            "model": {"use_content": False},
+            "tasks": {"specs": _weights(cfg, lambda s: s.kind != "entity_feature")},
+        }
+    else:
+        raise ConfigError(f"{name!r} is not a trained baseline; trained ones are {list(BASELINES[2:])}")
+    out = cfg.update(update)
+    out.name = name
+    return out
+
+
+def popularity_vectors(dataset: GraphDataset, item_type: str = "pin") -> dict[str, np.ndarray]:
+    """1-d "embeddings" under which every query ranks items by training popularity.
+
+    Items get ``log(1 + c)`` (``c``: item's degree summed over all relations before
+    the cut), every other type a constant 1, so ``q · v`` orders items by popularity.
+    """
+    g = dataset.graph
+    counts = np.zeros(g.num_nodes[item_type], dtype=np.float64)
+    for src, rel, dst in g.canonical_edge_types:
+        if rel.startswith("rev_"):
+            continue
+        if dst == item_type:
+            counts += np.diff(g.csr((dst, f"rev_{rel}", src)).indptr)
+    out = {t: np.ones((n, 1), dtype=np.float32) for t, n in g.num_nodes.items()}
+    out[item_type] = np.log1p(counts).astype(np.float32)[:, None]
+    return out
+
+
+def baseline_vectors(
+    name: str, cfg: RunConfig, dataset: GraphDataset, workdir: str | Path
+) -> dict[str, np.ndarray]:
+    """Train (if needed) and embed baseline ``name``; ``{node type: vectors}``."""
+    if name == "popularity":
+        return popularity_vectors(dataset)
+    if name == "node2vec":
+        from graphrep.eval.skipgram_baseline import Node2VecConfig, train_node2vec
+
+        return train_node2vec(dataset.graph, Node2VecConfig(dim=cfg.model.dim, seed=cfg.train.seed))
+    from graphrep.embed.export import export_embeddings
+    from graphrep.train.trainer import Trainer
+
+    bcfg = baseline_config(cfg, name)
+    run = Path(workdir) / name
+    trainer = Trainer(bcfg, run, dataset)
+    trainer.fit()
+    assert trainer.components is not None
+    emb = export_embeddings(trainer.components.model, bcfg, dataset, run / "embeddings", index="none")
+    return {t: emb.vectors(t) for t in emb.types}

@@ -1,0 +1,87 @@
+"""``graphrep eval RUN``: score a run's exported embeddings (and optionally the baselines).
+
+Results go to ``RUN/metrics.json``::
+
+    {"protocol": {...}, "models": {"omnisage": {"tasks": {task: metrics}, "collapse": {...}},
+                                   "<baseline>": {...}, ...},
+     "wall_s": {"<model>": seconds}}
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from graphrep.embed.store import Embeddings
+from graphrep.errors import ConfigError, GraphFormatError
+from graphrep.eval.baselines import BASELINES, baseline_vectors
+from graphrep.eval.evaluate import evaluate
+from graphrep.eval.holdout import synthetic_tasks
+from graphrep.train.rundir import RunDir
+
+
+def evaluate_run(
+    run: str | os.PathLike | RunDir,
+    baselines: Sequence[str] = (),
+    log: Any = None,
+) -> dict[str, Any]:
+    """Evaluate ``RUN/embeddings`` (and each baseline in ``baselines``); write ``RUN/metrics.json``.
+
+    Args:
+        run: the run directory (trained and exported).
+        baselines: names from :data:`graphrep.eval.baselines.BASELINES` (``"all"`` for all).
+        log: optional ``print``-like callable for progress lines.
+    """
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    cfg = run.require().config()
+    if list(baselines) == ["all"]:
+        baselines = BASELINES
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise ConfigError(f"unknown baselines {unknown}; choose from {list(BASELINES)} or 'all'")
+    if not run.embeddings.exists():
+        raise GraphFormatError(
+            f"run {str(run.path)!r} has no embeddings; run `graphrep embed {run.path}` first"
+        )
+    dataset = run.dataset(cfg)
+    tasks = synthetic_tasks(dataset, cfg.eval.user_window)
+    emb = Embeddings.load(run.embeddings)
+    models: dict[str, Any] = {}
+    wall: dict[str, float] = {}
+    t0 = time.perf_counter()
+    models[cfg.name] = evaluate({t: emb.vectors(t) for t in emb.types}, tasks, cfg.eval, dataset.truth)
+    wall[cfg.name] = time.perf_counter() - t0
+    previous = _previous(run)
+    for name in baselines:
+        if log is not None:
+            log(f"baseline {name} ...")
+        t0 = time.perf_counter()
+        vectors = baseline_vectors(name, cfg, dataset, run.path / "baselines")
+        models[name] = evaluate(vectors, tasks, cfg.eval, dataset.truth)
+        wall[name] = time.perf_counter() - t0
+    for name, m in previous.get("models", {}).items():  # keep earlier baseline results
+        models.setdefault(name, m)
+        wall.setdefault(name, previous.get("wall_s", {}).get(name, float("nan")))
+    result = {
+        "protocol": {
+            "ks": cfg.eval.ks, "num_negatives": cfg.eval.num_negatives,
+            "max_queries": cfg.eval.max_queries, "user_window": cfg.eval.user_window,
+            "tasks": {t.name: {"queries": len(t.queries), "relevant": len(t.relevant.values)}
+                      for t in tasks},
+        },
+        "models": models,
+        "wall_s": wall,
+    }  # fmt: skip
+    run.write_json(run.metrics_path, result)
+    return result
+
+
+def _previous(run: RunDir) -> dict[str, Any]:
+    if not run.metrics_path.exists():
+        return {}
+    try:
+        return run.read_json(run.metrics_path)
+    except GraphFormatError:
+        return {}

@@ -1,0 +1,145 @@
+"""From a :class:`~graphrep.train.config.RunConfig` to live objects: the dataset,
+the :class:`~graphrep.tasks.InputBuilder`, the :class:`~graphrep.tasks.MultiTask`
+and the :class:`~graphrep.models.OmniSage` model.
+
+The one place where config fields become constructor arguments, shared by the
+trainer, the exporter and the baselines, so that a run and its export read the
+graph the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from graphrep.data.dataset import GraphDataset
+from graphrep.errors import ConfigError
+from graphrep.models import OmniSage
+from graphrep.tasks import (
+    EntityEntityTask,
+    EntityFeatureTask,
+    InputBuilder,
+    MultiTask,
+    NeighborConfig,
+    QueryEntityTask,
+    UserEntityTask,
+    default_samplers,
+)
+from graphrep.train.config import DataConfig, RunConfig, TaskSpec
+
+
+def load_dataset(cfg: DataConfig) -> GraphDataset:
+    """The dataset a :class:`DataConfig` names (generated or read from disk)."""
+    if cfg.dataset == "synthetic":
+        from graphrep.data.synthetic import generate
+
+        return generate(cfg.preset, cfg.seed)
+    return GraphDataset.load(cfg.path)
+
+
+def build_inputs(cfg: RunConfig, dataset: GraphDataset) -> InputBuilder:
+    """Featurizer + importance samplers of every node type, as the config says."""
+    s = cfg.sampling
+    kwargs: dict[str, Any] = {
+        "num_walks": s.num_walks, "num_traversals": s.num_traversals,
+        "restart_prob": s.restart_prob, "seed": cfg.train.seed,
+    }  # fmt: skip
+    if s.metapaths is not None:
+        kwargs["metapaths"] = s.metapaths
+    if s.quotas is not None:
+        kwargs["quotas"] = s.quotas
+    samplers = default_samplers(dataset.graph, NeighborConfig(**kwargs))
+    return InputBuilder(dataset.graph, samplers, max_tokens=cfg.model.max_tokens)
+
+
+def cut_time(dataset: GraphDataset) -> int:
+    """The training cut of the dataset (``meta["cut_time"]``)."""
+    cut = dataset.meta.get("cut_time")
+    if cut is None:
+        raise ConfigError(
+            "a user_entity task needs the dataset's meta['cut_time'] (the time that splits "
+            "history from the evaluation window)"
+        )
+    return int(cut)
+
+
+def _task(cfg: RunConfig, spec: TaskSpec, index: int, builder: InputBuilder, ds: GraphDataset) -> Any:
+    t = cfg.tasks
+    seed = cfg.train.seed * 1009 + index
+    batch = spec.batch_size or (t.user_batch_size if spec.kind == "user_entity" else t.batch_size)
+    common: dict[str, Any] = {"batch_size": batch, "temperature": t.temperature, "seed": seed,
+                              "name": spec.name}  # fmt: skip
+    if spec.kind == "entity_feature":
+        return EntityFeatureTask(builder, spec.node_types or [], **common)
+    neg: dict[str, Any] = {"num_random_negatives": t.num_random_negatives}
+    if t.num_random_negatives == 0:
+        neg["negatives"] = "in_batch"
+    if spec.random_negatives is not None:
+        neg["random_negatives"] = spec.random_negatives
+    if spec.kind == "entity_entity":
+        return EntityEntityTask(builder, spec.relation, **common, **neg)
+    if spec.kind == "query_entity":
+        rel = {"relation": spec.relation} if spec.relation else {}
+        return QueryEntityTask(builder, **rel, **common, **neg)
+    if ds.events is None:
+        raise ConfigError(f"task {spec.name!r} (user_entity) needs the dataset's event log")
+    if not cfg.model.sequence:
+        raise ConfigError(
+            f"task {spec.name!r} (user_entity) needs model.sequence=true; set its weight to 0 "
+            "to train without the sequence task"
+        )
+    return UserEntityTask(
+        builder, ds.events, cut_time(ds), max_len=cfg.model.seq_max_len,
+        future_window=t.future_window, num_positions=t.num_positions, **common, **neg,
+    )  # fmt: skip
+
+
+def build_tasks(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) -> MultiTask:
+    """The weighted tasks of ``cfg.tasks.specs`` (weight-0 tasks are not built)."""
+    tasks = {
+        spec.name: (_task(cfg, spec, i, builder, dataset), spec.weight)
+        for i, spec in enumerate(cfg.tasks.specs)
+        if spec.weight > 0
+    }
+    return MultiTask(tasks)
+
+
+def build_model(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) -> OmniSage:
+    """An untrained :class:`OmniSage` (initialised from ``train.seed``)."""
+    m = cfg.model
+    torch.manual_seed(cfg.train.seed)
+    kw: dict[str, Any] = {"id_buckets": m.id_buckets}
+    if m.encoder == "entity":
+        kw.update(num_heads=m.num_heads, mlp_hidden=m.mlp_hidden)
+    else:
+        kw.update(hidden=m.mlp_hidden)
+    return OmniSage.from_builder(
+        builder, dataset.events if m.sequence else None, node_types=m.node_types,
+        dim=m.dim, encoder=m.encoder, sequence=m.sequence, use_neighbors=m.use_neighbors,
+        use_content=m.use_content, text_buckets=m.text_buckets,
+        feature_head_hidden=m.feature_head_hidden,
+        sequence_kwargs={"max_len": m.seq_max_len, "num_layers": m.seq_layers,
+                         "num_heads": m.seq_heads},
+        **kw,
+    )  # fmt: skip
+
+
+@dataclass
+class Components:
+    """Everything a training run works with."""
+
+    dataset: GraphDataset
+    builder: InputBuilder
+    tasks: MultiTask
+    model: OmniSage
+
+
+def build(cfg: RunConfig, dataset: GraphDataset) -> Components:
+    """Inputs, tasks and model of a run, with the tasks' loss modules attached."""
+    builder = build_inputs(cfg, dataset)
+    tasks = build_tasks(cfg, builder, dataset)
+    model = build_model(cfg, builder, dataset)
+    tasks.attach(model)
+    return Components(dataset, builder, tasks, model)

@@ -1,0 +1,306 @@
+"""The run configuration: a tree of typed dataclasses (TorchRec style) ⇄ YAML.
+
+``RunConfig`` holds every choice of a run -- data, model, sampling, tasks,
+training, export, evaluation -- and is saved resolved in the run directory
+(``config.yaml``). Build one with :func:`graphrep.train.presets.preset` or from
+YAML with :func:`load_config`; override fields with ``section.field=value``
+strings (:func:`graphrep.utils.config.apply_overrides`), which is what the CLI's
+``--set`` does. Each section checks its own ranges and names the field it rejects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphrep.errors import ConfigError
+from graphrep.utils.config import apply_overrides, from_dict, load_yaml, merge, save_yaml, to_dict
+
+TASK_KINDS = ("entity_entity", "entity_feature", "user_entity", "query_entity")
+
+
+def _positive(value: Any, name: str, minimum: float = 1) -> None:
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value!r}")
+
+
+def _choice(value: Any, name: str, options: Sequence[Any]) -> None:
+    if value not in options:
+        raise ConfigError(f"{name} must be one of {list(options)}, got {value!r}")
+
+
+@dataclass
+class DataConfig:
+    """Where the graph comes from.
+
+    Args:
+        dataset: ``"synthetic"`` (generated from ``preset``/``seed``) or ``"dir"``
+            (a saved :class:`~graphrep.data.dataset.GraphDataset` at ``path``).
+        preset: synthetic preset (``tiny``, ``default``, ``large``).
+        seed: synthetic generator seed.
+        path: dataset directory for ``dataset="dir"``.
+    """
+
+    dataset: str = "synthetic"
+    preset: str = "default"
+    seed: int = 0
+    path: str | None = None
+
+    def __post_init__(self) -> None:
+        _choice(self.dataset, "data.dataset", ("synthetic", "dir"))
+        _positive(self.seed, "data.seed", 0)
+        if self.dataset == "dir" and not self.path:
+            raise ConfigError("data.path is required when data.dataset is 'dir'")
+
+
+@dataclass
+class ModelConfig:
+    """The OmniSage model (see :class:`graphrep.models.OmniSage`)."""
+
+    encoder: str = "entity"
+    dim: int = 64
+    num_heads: int = 2
+    mlp_hidden: int = 128
+    id_buckets: int = 2**16
+    text_buckets: int = 2**16
+    feature_head_hidden: int = 128
+    max_tokens: int = 16
+    node_types: list[str] | None = None
+    use_neighbors: bool = True
+    use_content: bool = True
+    sequence: bool = True
+    seq_max_len: int = 32
+    seq_layers: int = 1
+    seq_heads: int = 2
+
+    def __post_init__(self) -> None:
+        _choice(self.encoder, "model.encoder", ("entity", "pinsage"))
+        for name in ("dim", "num_heads", "mlp_hidden", "id_buckets", "text_buckets",
+                     "feature_head_hidden", "max_tokens", "seq_max_len", "seq_layers",
+                     "seq_heads"):  # fmt: skip
+            _positive(getattr(self, name), f"model.{name}")
+        if self.dim % self.num_heads or self.dim % self.seq_heads:
+            raise ConfigError(
+                f"model.dim ({self.dim}) must be divisible by model.num_heads ({self.num_heads}) "
+                f"and model.seq_heads ({self.seq_heads})"
+            )
+
+
+@dataclass
+class SamplingConfig:
+    """Importance neighborhoods and the background sampling worker.
+
+    ``metapaths``/``quotas`` default to the Pinterest schema's
+    (:data:`graphrep.tasks.PINTEREST_METAPATHS`); ``prefetch`` is the bounded
+    queue length of batches sampled ahead of the model.
+    """
+
+    metapaths: dict[str, list[list[str]]] | None = None
+    quotas: dict[str, dict[str, int]] | None = None
+    num_walks: int = 64
+    num_traversals: int = 2
+    restart_prob: float = 0.5
+    prefetch: int = 4
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        _positive(self.num_walks, "sampling.num_walks")
+        _positive(self.num_traversals, "sampling.num_traversals")
+        if not 0.0 <= self.restart_prob < 1.0:
+            raise ConfigError(f"sampling.restart_prob must be in [0, 1), got {self.restart_prob}")
+        _positive(self.prefetch, "sampling.prefetch")
+        _positive(self.workers, "sampling.workers")
+
+
+@dataclass
+class TaskSpec:
+    """One task of the multi-task objective.
+
+    Args:
+        name: unique task name (metric prefix, loss-module name).
+        kind: one of ``entity_entity``, ``entity_feature``, ``user_entity``, ``query_entity``.
+        weight: its weight in the summed loss (0 switches it off).
+        relation: positive pairs' relation (entity/query tasks).
+        node_types: types whose features are retrieved (entity_feature).
+        batch_size: overrides ``tasks.batch_size``.
+        random_negatives: ``"uniform"`` or ``"popularity"`` (default: the task's own).
+    """
+
+    name: str
+    kind: str
+    weight: float = 1.0
+    relation: str | None = None
+    node_types: list[str] | None = None
+    batch_size: int | None = None
+    random_negatives: str | None = None
+
+    def __post_init__(self) -> None:
+        _choice(self.kind, f"tasks.specs[{self.name}].kind", TASK_KINDS)
+        if not math.isfinite(self.weight) or self.weight < 0:
+            raise ConfigError(f"tasks.specs[{self.name}].weight must be finite and >= 0")
+        if self.kind in ("entity_entity",) and not self.relation:
+            raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs a relation")
+        if self.kind == "entity_feature" and not self.node_types:
+            raise ConfigError(f"tasks.specs[{self.name}] (entity_feature) needs node_types")
+        if self.random_negatives is not None:
+            _choice(self.random_negatives, f"tasks.specs[{self.name}].random_negatives",
+                    ("uniform", "popularity"))  # fmt: skip
+
+
+def _pinterest_tasks() -> list[TaskSpec]:
+    return [
+        TaskSpec("pin_pin", "entity_entity", 1.0, relation="co_engaged"),
+        TaskSpec("board_pin", "entity_entity", 1.0, relation="contains"),
+        TaskSpec("feature", "entity_feature", 0.5, node_types=["pin", "board", "query"]),
+        TaskSpec("sequence", "user_entity", 1.0),
+        TaskSpec("query", "query_entity", 1.0, relation="clicked"),
+    ]
+
+
+@dataclass
+class TaskConfig:
+    """Shared task settings and the list of tasks."""
+
+    batch_size: int = 128
+    num_random_negatives: int = 128
+    temperature: float = 0.07
+    user_batch_size: int = 32
+    future_window: int = 7 * 86400
+    num_positions: int = 8
+    specs: list[TaskSpec] = field(default_factory=_pinterest_tasks)
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "user_batch_size", "future_window", "num_positions"):
+            _positive(getattr(self, name), f"tasks.{name}")
+        _positive(self.num_random_negatives, "tasks.num_random_negatives", 0)
+        if not self.specs:
+            raise ConfigError("tasks.specs must list at least one task")
+        names = [s.name for s in self.specs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"tasks.specs has duplicate task names: {names}")
+        if not any(s.weight > 0 for s in self.specs):
+            raise ConfigError("tasks.specs: at least one task needs a positive weight")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, checkpointing and logging."""
+
+    steps: int = 1000
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    num_threads: int = 0
+    device: str = "cpu"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        _positive(self.steps, "train.steps")
+        if not self.lr > 0:
+            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
+        _positive(self.weight_decay, "train.weight_decay", 0)
+        _positive(self.warmup_steps, "train.warmup_steps", 0)
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ConfigError(f"train.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        _positive(self.grad_clip, "train.grad_clip", 0)
+        _positive(self.seed, "train.seed", 0)
+        _positive(self.checkpoint_every, "train.checkpoint_every")
+        _positive(self.keep_checkpoints, "train.keep_checkpoints")
+        _positive(self.log_every, "train.log_every")
+        _positive(self.num_threads, "train.num_threads", 0)
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ConfigError(f"train.device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+
+
+@dataclass
+class EmbedConfig:
+    """Export of every node's embedding."""
+
+    batch_size: int = 1024
+    dtype: str = "float32"
+    index: str = "flat"
+
+    def __post_init__(self) -> None:
+        _positive(self.batch_size, "embed.batch_size")
+        _choice(self.dtype, "embed.dtype", ("float32", "float16", "int8"))
+        _choice(self.index, "embed.index", ("none", "flat", "hnsw", "ivf"))
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation protocol."""
+
+    ks: list[int] = field(default_factory=lambda: [10, 50])
+    num_negatives: int = 1000
+    max_queries: int = 5000
+    user_window: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.ks:
+            raise ConfigError("eval.ks must list at least one k")
+        for k in self.ks:
+            _positive(k, "eval.ks[]")
+        _positive(self.num_negatives, "eval.num_negatives")
+        _positive(self.max_queries, "eval.max_queries")
+        if self.user_window is not None:
+            _positive(self.user_window, "eval.user_window")
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; saved as ``config.yaml`` in the run directory."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    tasks: TaskConfig = field(default_factory=TaskConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    name: str = "omnisage"
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RunConfig:
+        return from_dict(cls, data)
+
+    def override(self, overrides: Sequence[str]) -> RunConfig:
+        """A copy with ``section.field=value`` overrides applied."""
+        return apply_overrides(RunConfig, self, overrides)
+
+    def update(self, data: dict[str, Any]) -> RunConfig:
+        """A copy with a nested mapping merged in (validated)."""
+        return from_dict(RunConfig, merge(self.to_dict(), data))
+
+    def digest(self) -> str:
+        """A short hash of the model-relevant config (recorded in exports)."""
+        keep = {k: v for k, v in self.to_dict().items() if k not in ("eval", "embed")}
+        keep["train"] = {k: v for k, v in keep["train"].items() if k not in ("progress", "num_threads")}
+        blob = json.dumps(keep, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the resolved config as YAML (atomically)."""
+        save_yaml(self.to_dict(), path)
+
+
+def load_config(path: str | os.PathLike) -> RunConfig:
+    """A :class:`RunConfig` from a YAML file (``yaml.safe_load``, validated)."""
+    try:
+        return RunConfig.from_dict(load_yaml(path))
+    except ConfigError as exc:
+        raise ConfigError(f"{os.fspath(path)}: {exc}") from None

@@ -1,0 +1,62 @@
+"""Named run presets: ``tiny`` (tests, seconds), ``default`` (the README's main job,
+minutes on 2 CPU cores), ``large`` (the 60M-edge synthetic graph).
+
+A preset is a nested mapping of overrides on :class:`~graphrep.train.config.RunConfig`'s
+defaults, so ``preset("default")`` equals ``RunConfig()`` plus the entries below.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphrep.errors import ConfigError
+from graphrep.train.config import RunConfig
+
+PINTEREST_QUOTAS_SMALL = {
+    "pin": {"pin": 8, "board": 4},
+    "board": {"pin": 8, "board": 4},
+    "user": {"pin": 8},
+    "query": {"pin": 8, "query": 4},
+}
+
+# fmt: off
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "data": {"preset": "tiny"},
+        "model": {
+            "dim": 32, "num_heads": 2, "mlp_hidden": 64, "id_buckets": 2048,
+            "text_buckets": 4096, "feature_head_hidden": 64, "max_tokens": 12,
+            "node_types": ["pin", "board", "query"], "seq_max_len": 12, "seq_heads": 2,
+        },
+        "sampling": {"quotas": PINTEREST_QUOTAS_SMALL, "num_walks": 16, "prefetch": 2},
+        "tasks": {
+            "batch_size": 32, "num_random_negatives": 32, "user_batch_size": 16,
+            "future_window": 86400, "num_positions": 4,
+        },
+        "train": {
+            "steps": 60, "lr": 3e-3, "warmup_steps": 5, "checkpoint_every": 20,
+            "log_every": 5, "progress": False,
+        },
+        "embed": {"batch_size": 256},
+        "eval": {"ks": [10], "num_negatives": 100, "max_queries": 500},
+    },
+    "default": {
+        "data": {"preset": "default"},
+        "model": {"node_types": ["pin", "board", "query"]},
+    },
+    "large": {
+        "data": {"preset": "large"},
+        "model": {"dim": 128, "num_heads": 4, "mlp_hidden": 256, "node_types": ["pin", "board", "query"]},
+        "tasks": {"batch_size": 256, "num_random_negatives": 256, "user_batch_size": 64},
+        "train": {"steps": 5000, "checkpoint_every": 500},
+        "embed": {"index": "hnsw"},
+    },
+}
+# fmt: on
+
+
+def preset(name: str) -> RunConfig:
+    """The :class:`RunConfig` of a named preset."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; presets are {sorted(PRESETS)}")
+    return RunConfig().update(PRESETS[name])

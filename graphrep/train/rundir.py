@@ -1,0 +1,99 @@
+"""The run directory: one place for a run's config, data, checkpoints, logs and outputs.
+
+::
+
+    RUN/config.yaml          resolved RunConfig (what `graphrep train` ran)
+    RUN/data/                the dataset, when train generated it (synthetic presets)
+    RUN/checkpoints/         step_<N>.pt, atomic, weights_only-loadable
+    RUN/logs/                metrics.csv + tensorboard/
+    RUN/model.pt             final weights + hparams (weights_only-loadable)
+    RUN/train_summary.json   throughput, sampling wait share, wall time, peak RSS
+    RUN/embeddings/          exported embeddings (graphrep embed)
+    RUN/metrics.json         evaluation results (graphrep eval)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from graphrep.data.dataset import GraphDataset
+from graphrep.errors import GraphFormatError
+from graphrep.train.checkpoint import load_checkpoint
+from graphrep.train.config import RunConfig, load_config
+from graphrep.utils.atomic import atomic_file
+
+
+class RunDir:
+    """Paths and loaders of a run directory (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / "config.yaml")
+    data_path = property(lambda self: self.path / "data")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    logs = property(lambda self: self.path / "logs")
+    model_path = property(lambda self: self.path / "model.pt")
+    summary_path = property(lambda self: self.path / "train_summary.json")
+    embeddings = property(lambda self: self.path / "embeddings")
+    metrics_path = property(lambda self: self.path / "metrics.json")
+
+    def require(self) -> RunDir:
+        """Check that this is a run directory (has ``config.yaml``)."""
+        if not self.path.is_dir():
+            raise GraphFormatError(f"run directory {str(self.path)!r} does not exist")
+        if not self.config_path.is_file():
+            raise GraphFormatError(
+                f"{str(self.path)!r} is not a graphrep run directory (no config.yaml); "
+                "create one with `graphrep train --out DIR`"
+            )
+        return self
+
+    def config(self) -> RunConfig:
+        """The run's resolved config."""
+        return load_config(self.require().config_path)
+
+    def dataset(self, config: RunConfig | None = None) -> GraphDataset:
+        """The run's dataset: ``RUN/data`` if saved there, else what the config names."""
+        if self.data_path.exists():
+            return GraphDataset.load(self.data_path)
+        from graphrep.train.build import load_dataset
+
+        return load_dataset((config or self.config()).data)
+
+    def trained_state(self) -> dict[str, Any]:
+        """``model.pt`` (written when training finished)."""
+        if not self.model_path.is_file():
+            raise GraphFormatError(
+                f"run {str(self.path)!r} has no trained model (model.pt); run `graphrep train` "
+                "to completion first (or `graphrep train --resume`)"
+            )
+        return load_checkpoint(self.model_path)
+
+    def load_model(self) -> torch.nn.Module:
+        """The trained :class:`~graphrep.models.OmniSage` in eval mode, on CPU."""
+        from graphrep.models import OmniSage
+
+        state = self.trained_state()
+        model = OmniSage.from_hparams(state["hparams"])
+        model.load_state_dict(state["model"])
+        return model.eval()
+
+    def write_json(self, path: Path, data: Any) -> None:
+        """Write ``data`` as JSON atomically."""
+        with atomic_file(path, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+
+    def read_json(self, path: Path) -> Any:
+        """Read a JSON file of the run (clear error when missing or corrupt)."""
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            raise GraphFormatError(f"{str(path)!r} does not exist") from None
+        except json.JSONDecodeError as exc:
+            raise GraphFormatError(f"{str(path)!r} is not valid JSON: {exc}") from None

@@ -1,0 +1,250 @@
+"""The training loop: AdamW with warmup + cosine, background sampling, logs,
+atomic checkpoints and exact resume.
+
+Every batch is a pure function of ``(task seed, step)`` (see :mod:`graphrep.tasks`),
+so resuming from the checkpoint of step :math:`s` replays steps :math:`s, s+1, \\dots`
+with the same batches; together with the restored model, optimizer, schedule and
+torch RNG state, a resumed run ends with the same weights as an uninterrupted one
+on the same machine and thread count. The learning rate follows
+
+.. math::
+    \\eta_t = \\eta \\cdot \\begin{cases} (t+1)/W & t < W \\\\
+    r + (1-r)\\,\\tfrac12\\bigl(1+\\cos(\\pi\\,\\tfrac{t-W}{T-W})\\bigr) & t \\ge W \\end{cases}
+
+with warmup :math:`W`, total steps :math:`T` and floor ratio :math:`r`.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from graphrep import __version__
+from graphrep.data.dataset import GraphDataset
+from graphrep.errors import ConfigError, TrainingError
+from graphrep.train.build import Components, build
+from graphrep.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from graphrep.train.config import RunConfig, TrainConfig
+from graphrep.train.logger import MetricLogger
+from graphrep.train.prefetch import Prefetcher
+from graphrep.train.rundir import RunDir
+from graphrep.utils.atomic import atomic_file
+
+
+def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    """Multiplier of the base learning rate at step ``t`` (see the module docstring)."""
+    warm, total, floor = cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio
+
+    def f(t: int) -> float:
+        if t < warm:
+            return (t + 1) / warm
+        span = max(1, total - warm)
+        progress = min(1.0, (t - warm) / span)
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return f
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices, none on biases, norms, embeddings, temperatures."""
+    decay, no_decay = [], []
+    embedding_params = {
+        id(p) for m in model.modules() if isinstance(m, nn.Embedding | nn.EmbeddingBag)
+        for p in m.parameters()
+    }  # fmt: skip
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.ndim >= 2 and id(p) not in embedding_params else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process (MiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _examples(batches: dict[str, Any]) -> int:
+    n = 0
+    for b in batches.values():
+        try:
+            n += len(b)
+        except TypeError:
+            continue
+    return n
+
+
+class Trainer:
+    """Train an OmniSage model as a :class:`RunConfig` says, in a run directory.
+
+    Args:
+        config: the run configuration.
+        run_dir: where config, checkpoints, logs and the model go.
+        dataset: the data (default: what ``config.data`` names; a generated
+            synthetic graph is saved to ``RUN/data`` so later commands read it).
+
+    Example:
+        >>> Trainer(preset("tiny"), "runs/tiny").fit()
+    """
+
+    def __init__(
+        self, config: RunConfig, run_dir: str | RunDir, dataset: GraphDataset | None = None
+    ) -> None:
+        self.config = config
+        self.run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
+        self._dataset = dataset
+        self.components: Components | None = None
+
+    def _prepare(self) -> Components:
+        cfg, run = self.config, self.run
+        run.path.mkdir(parents=True, exist_ok=True)
+        if run.config_path.exists():
+            old = run.config()
+            if old.digest() != cfg.digest():
+                raise ConfigError(
+                    f"run directory {str(run.path)!r} holds a run with a different config; "
+                    "use a new --out directory (or the same settings to resume)"
+                )
+        dataset = self._dataset
+        if dataset is None:
+            if run.data_path.exists():
+                dataset = run.dataset(cfg)
+            else:
+                from graphrep.train.build import load_dataset
+
+                dataset = load_dataset(cfg.data)
+                if cfg.data.dataset == "synthetic":
+                    dataset.save(run.data_path)
+        cfg.save(run.config_path)
+        return build(cfg, dataset)
+
+    def fit(self, resume: bool = True) -> dict[str, Any]:
+        """Train for ``train.steps`` steps (continuing from the last checkpoint if ``resume``).
+
+        Returns:
+            The training summary (also written to ``RUN/train_summary.json``).
+        """
+        cfg, tc, run = self.config, self.config.train, self.run
+        if tc.num_threads:
+            torch.set_num_threads(tc.num_threads)
+        start_time = time.perf_counter()
+        comps = self.components = self._prepare()
+        device = torch.device(tc.device)
+        model, tasks = comps.model.to(device), comps.tasks
+        opt = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(tc))
+        start = 0
+        ckpt = latest_checkpoint(run.checkpoints) if resume else None
+        if ckpt is not None:
+            state = load_checkpoint(ckpt)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["torch_rng"])
+            start = int(state["step"])
+        else:
+            torch.manual_seed(tc.seed)
+        logger = MetricLogger(run.logs, resume_step=start if ckpt is not None else None)
+        model.train()
+        totals = {"wait": 0.0, "step": 0.0, "examples": 0, "steps": 0}
+        window = {"wait": 0.0, "step": 0.0, "examples": 0}
+        bar = _progress(tc, start)
+        stream = Prefetcher(tasks.sample, start, tc.steps, cfg.sampling.prefetch, cfg.sampling.workers)
+        metrics: dict[str, float] = {}
+        try:
+            t_prev = time.perf_counter()
+            for step, batches, wait in stream:
+                batches = tasks.to(batches, device) if device.type != "cpu" else batches
+                loss, metrics = tasks.loss(model, batches)
+                if not math.isfinite(metrics["loss"]):
+                    raise TrainingError(
+                        f"training loss became {metrics['loss']} at step {step}; lower train.lr "
+                        "or check the input features for NaN/inf"
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if tc.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                opt.step()
+                sched.step()
+                now = time.perf_counter()
+                n = _examples(batches)
+                for acc in (totals, window):
+                    acc["wait"] += wait
+                    acc["step"] += now - t_prev
+                    acc["examples"] += n
+                totals["steps"] += 1
+                t_prev = now
+                done = step + 1
+                if done % tc.log_every == 0 or done == tc.steps:
+                    row = dict(metrics)
+                    row["lr"] = sched.get_last_lr()[0]
+                    row["examples_per_s"] = window["examples"] / max(window["step"], 1e-9)
+                    row["sampling_wait_share"] = window["wait"] / max(window["step"], 1e-9)
+                    logger.log(done, row)
+                    window = {"wait": 0.0, "step": 0.0, "examples": 0}
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{metrics['loss']:.3f}",
+                                        ex_s=f"{row['examples_per_s']:.0f}",
+                                        wait=f"{100 * row['sampling_wait_share']:.0f}%")  # fmt: skip
+                if bar is not None:
+                    bar.update(1)
+                if done % tc.checkpoint_every == 0 or done == tc.steps:
+                    self._checkpoint(model, opt, sched, done)
+                    t_prev = time.perf_counter()  # checkpoint I/O is not step time
+        finally:
+            stream.close()
+            logger.close()
+            if bar is not None:
+                bar.close()
+        summary = {
+            "steps": tc.steps,
+            "resumed_from": start,
+            "final_loss": metrics.get("loss", math.nan),
+            "examples_per_s": totals["examples"] / max(totals["step"], 1e-9),
+            "sampling_wait_share": totals["wait"] / max(totals["step"], 1e-9),
+            "train_wall_s": time.perf_counter() - start_time,
+            "peak_rss_mib": peak_rss_mib(),
+            "num_threads": torch.get_num_threads(),
+        }
+        final = {
+            "model": model.state_dict(), "hparams": model.hparams, "step": tc.steps,
+            "config": cfg.to_dict(), "digest": cfg.digest(), "version": __version__,
+        }  # fmt: skip
+        with atomic_file(run.model_path) as f:
+            torch.save({k: _cpu(v) for k, v in final.items()}, f)
+        run.write_json(run.summary_path, summary)
+        return summary
+
+    def _checkpoint(self, model: nn.Module, opt: Any, sched: Any, step: int) -> None:
+        state = {
+            "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "step": step, "torch_rng": torch.get_rng_state(),
+            "hparams": model.hparams, "digest": self.config.digest(),
+        }  # fmt: skip
+        save_checkpoint(self.run.checkpoints, _cpu(state), keep=self.config.train.keep_checkpoints)
+
+
+def _cpu(value: Any) -> Any:
+    """``value`` with every tensor moved to CPU (checkpoints load anywhere)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: _cpu(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_cpu(v) for v in value)
+    return value
+
+
+def _progress(tc: TrainConfig, start: int) -> Any:
+    if not tc.progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True)

@@ -1,0 +1,64 @@
+"""The main job's CLI contract on the tiny preset: train -> embed -> eval -> neighbors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from graphrep.cli import main
+from graphrep.embed.store import Embeddings
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    assert main(["train", "--preset", "tiny", "--out", str(out), "--steps", "8",
+                 "--set", "train.checkpoint_every=4", "--no-progress"]) == 0  # fmt: skip
+    return out
+
+
+def test_train_writes_a_run(run, capsys):
+    assert (run / "model.pt").is_file() and (run / "config.yaml").is_file()
+    assert (run / "data").is_dir()  # the generated synthetic graph is kept for embed/eval
+
+
+def test_embed_eval_neighbors(run, capsys):
+    assert main(["embed", str(run)]) == 0
+    emb = Embeddings.load(run / "embeddings")
+    assert set(emb.types) == {"pin", "board", "query", "user"}
+    assert main(["eval", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "| omnisage |" in out and "pin→pin recall@10" in out
+    metrics = json.loads((run / "metrics.json").read_text())
+    task = metrics["models"]["omnisage"]["tasks"]["user→pin"]
+    assert 0 <= task["recall@10"] <= 1 and task["num_queries"] > 0
+    assert main(["neighbors", str(run), "--type", "user", "--id", "3", "-k", "5",
+                 "--target-type", "pin", "--json"]) == 0  # fmt: skip
+    res = json.loads(capsys.readouterr().out)
+    assert res["target_type"] == "pin" and len(res["neighbors"]) == 5
+    scores = [n["score"] for n in res["neighbors"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_existing_run_needs_resume(run, capsys):
+    assert main(["train", "--preset", "tiny", "--out", str(run), "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["eval", "{tmp}/missing"], "does not exist"),
+        (["embed", "{tmp}"], "not a graphrep run directory"),
+        (["train", "--out", "{tmp}/r", "--set", "train.lr=fast"], "train.lr"),
+        (["train", "--out", "{tmp}/r", "--config", "{tmp}/nope.yaml"], "nope.yaml"),
+        (["train", "--out", "{tmp}/r2", "--resume"], "does not exist"),
+        (["train", "--graph", "{tmp}/nograph", "--out", "{tmp}/r3", "--steps", "1"], "nograph"),
+    ],
+)
+def test_errors_are_clear(tmp_path, capsys, argv, message):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
