@@ -10,6 +10,7 @@ from graphrep.models.pinsage import PinSage, PinSageConv
 from graphrep.models.sampled_softmax import SampledSoftmax
 from graphrep.models.sequence import SequenceEncoder, fourier_time_features
 from graphrep.models.sketch import CountMinSketch, ExactLogQ, LogQEstimator, SketchLogQ
+from graphrep.models.skipgram import SkipGram
 
 __all__ = [
     "ContentEncoder",
@@ -32,6 +33,7 @@ __all__ = [
     "SampledSoftmax",
     "SequenceEncoder",
     "SketchLogQ",
+    "SkipGram",
     "build_encoders",
     "fourier_time_features",
     "tokenize",

@@ -20,6 +20,13 @@ PINTEREST_QUOTAS_SMALL = {
 }
 
 # fmt: off
+PINTEREST_QUOTAS_DEFAULT = {
+    "pin": {"pin": 10, "board": 5},
+    "board": {"pin": 10, "board": 5},
+    "user": {"pin": 10},
+    "query": {"pin": 10, "query": 5},
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "data": {"preset": "tiny"},
@@ -42,7 +49,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "default": {
         "data": {"preset": "default"},
-        "model": {"node_types": ["pin", "board", "query"]},
+        "model": {"node_types": ["pin", "board", "query"], "text_buckets": 32768,
+                  "id_buckets": 32768, "seq_max_len": 16},
+        "sampling": {"quotas": PINTEREST_QUOTAS_DEFAULT},
+        "train": {"steps": 320, "warmup_steps": 20, "checkpoint_every": 100},
     },
     "large": {
         "data": {"preset": "large"},
