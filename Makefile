@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.graphrep-installed
-RUN    ?= runs/synthetic
+RUN    ?= runs/default
 # the CPU wheel of torch must be installed before anything that depends on torch
 TORCH  ?= torch==2.13.0
 
@@ -20,9 +20,12 @@ $(STAMP): pyproject.toml setup.py
 
 setup: $(STAMP)
 
+# the main job, from scratch: train on the default synthetic graph, export, evaluate
 demo: $(STAMP)
-	$(BIN)/graphrep synth --preset default --out $(RUN)
-	$(BIN)/graphrep info $(RUN)
+	rm -rf $(RUN)
+	$(BIN)/graphrep train --preset default --out $(RUN)
+	$(BIN)/graphrep embed $(RUN)
+	$(BIN)/graphrep eval $(RUN)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -83,7 +83,9 @@ def collapse_metrics(
             out["interest_entropy@50"] = float(
                 interest_entropy(users, items, np.asarray(truth[label]), k=50)
             )
-    out[f"{item_type}_cosine_kurtosis"] = float(cosine_kurtosis(items, seed=cfg.seed))
+    nonzero = items[np.linalg.norm(items, axis=1) > 0]  # cosine is undefined for 0 vectors
+    if len(nonzero) >= 2:
+        out[f"{item_type}_cosine_kurtosis"] = float(cosine_kurtosis(nonzero, seed=cfg.seed))
     return out
 
 

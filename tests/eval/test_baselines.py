@@ -44,7 +44,7 @@ def test_popularity_ranks_by_training_degree():
     g = ds.graph
     deg = np.zeros(g.num_nodes["pin"])
     for rel in ("contains", "engaged", "clicked", "co_engaged"):
-        src = [et for et in g.canonical_edge_types if et[1] == rel][0][0]
+        src = next(et for et in g.canonical_edge_types if et[1] == rel)[0]
         deg += np.bincount(g.csr((src, rel, "pin")).indices, minlength=g.num_nodes["pin"])
     np.testing.assert_allclose(vec["pin"][:, 0], np.log1p(deg), rtol=1e-6)
     assert vec["user"].shape == (g.num_nodes["user"], 1)
