@@ -103,6 +103,10 @@ class UserEntityTask:
         logq: apply the logQ correction.
         next_weight: weight of the next-action loss.
         future_weight: weight of the dense all-action loss.
+        history_grad: let the loss train the entity encoders through the history
+            tokens (``False``: history item embeddings enter the sequence encoder
+            detached, as PinnerFormer's fixed PinSage inputs; the targets and
+            negatives still train them).
         users: candidate users (default: users with ``>= min_events`` events before the cut).
         min_events: see ``users``.
         temperature: initial softmax temperature of both losses.
@@ -127,6 +131,7 @@ class UserEntityTask:
         logq: bool = True,
         next_weight: float = 1.0,
         future_weight: float = 1.0,
+        history_grad: bool = True,
         users: np.ndarray | None = None,
         min_events: int = 2,
         temperature: float = 0.07,
@@ -152,6 +157,7 @@ class UserEntityTask:
         self.logq, self.temperature = bool(logq), temperature
         self.next_weight = check_float(next_weight, "next_weight", 0.0, math.inf, high_open=True)
         self.future_weight = check_float(future_weight, "future_weight", 0.0, math.inf, high_open=True)
+        self.history_grad = bool(history_grad)
         if positive_actions is None:
             positive_actions = [a for a in events.action_names if a != "hide"]
         self.positive_codes = vocab_codes(events.action_names, positive_actions, "action")
@@ -263,7 +269,10 @@ class UserEntityTask:
         """``next_weight * L_next + future_weight * L_future`` and metrics."""
         seq, index = batch.seq, batch.items.index
         table = model.item_table(batch.items)
-        out = model.sequence_outputs(seq, table[index["history"]], batch.query_time)
+        history = table[index["history"]]
+        if not self.history_grad:
+            history = history.detach()
+        out = model.sequence_outputs(seq, history, batch.query_time)
         nm = batch.next_mask
         l_next, acc_next = self._softmax_loss(
             model, self.loss_names[0], out[nm], index["next"][nm], batch.log_q_next[nm], table, batch

@@ -92,7 +92,8 @@ def _task(cfg: RunConfig, spec: TaskSpec, index: int, builder: InputBuilder, ds:
         )
     return UserEntityTask(
         builder, ds.events, cut_time(ds), max_len=cfg.model.seq_max_len,
-        future_window=t.future_window, num_positions=t.num_positions, **common, **neg,
+        future_window=t.future_window, num_positions=t.num_positions, next_weight=t.next_weight,
+        future_weight=t.future_weight, history_grad=t.history_grad, **common, **neg,
     )  # fmt: skip
 
 

@@ -172,12 +172,17 @@ class TaskConfig:
     user_batch_size: int = 32
     future_window: int = 7 * 86400
     num_positions: int = 8
+    next_weight: float = 1.0
+    future_weight: float = 1.0
+    history_grad: bool = True
     specs: list[TaskSpec] = field(default_factory=_pinterest_tasks)
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "user_batch_size", "future_window", "num_positions"):
             _positive(getattr(self, name), f"tasks.{name}")
         _positive(self.num_random_negatives, "tasks.num_random_negatives", 0)
+        _positive(self.next_weight, "tasks.next_weight", 0)
+        _positive(self.future_weight, "tasks.future_weight", 0)
         if not self.specs:
             raise ConfigError("tasks.specs must list at least one task")
         names = [s.name for s in self.specs]
