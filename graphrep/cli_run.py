@@ -17,16 +17,19 @@ from typing import TYPE_CHECKING
 
 from graphrep.errors import ConfigError
 
+PRESET_NAMES = ["tiny", "default", "large", "cora", "gowalla", "ogbl-ddi"]
+
 if TYPE_CHECKING:  # the CLI imports torch only when a command needs it
     from graphrep.train.config import RunConfig
 
 
 def resolve_config(args: argparse.Namespace) -> RunConfig:
     """The run config from ``--preset``, ``--config``, ``--graph`` and ``--set`` flags."""
-    from graphrep.train.presets import preset
+    from graphrep.train.presets import PRESETS, preset
     from graphrep.utils.config import load_yaml
 
-    cfg = preset(args.preset)
+    name = args.preset or (args.dataset if args.dataset in PRESETS else "default")
+    cfg = preset(name)
     if args.config:
         try:
             cfg = cfg.update(load_yaml(args.config))
@@ -35,6 +38,12 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     overrides = list(args.set or [])
     if args.graph:
         overrides += ["data.dataset=dir", f"data.path={Path(args.graph).resolve()}"]
+    if args.dataset:
+        overrides.append(f"data.dataset={args.dataset}")
+    if args.root:
+        overrides.append(f"data.root={Path(args.root).resolve()}")
+    if args.cache_dir:
+        overrides.append(f"data.cache_dir={Path(args.cache_dir).resolve()}")
     if args.steps is not None:
         overrides.append(f"train.steps={args.steps}")
     if args.seed is not None:
@@ -94,8 +103,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     baselines = [] if args.baselines is None else (args.baselines or ["all"])
     result = evaluate_run(args.run, baselines, log=print)
-    extra = ["pin_topic_purity@10", "p90_coverage@10"]
-    print(results_table(result["models"], "recall@10", extra))
+    synthetic = result["protocol"]["task"] == "synthetic"
+    extra = ["pin_topic_purity@10", "p90_coverage@10"] if synthetic else []
+    print(results_table(result["models"], result["protocol"]["headline"], extra))
     print(f"metrics -> {RunDir(args.run).metrics_path}")
     return 0
 
@@ -138,8 +148,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t = sub.add_parser("train", help="train OmniSage on a graph (synthetic preset by default)",
                        description="Train on the synthetic graph of --preset, or on a saved dataset "
                        "(--graph DIR); write config, checkpoints, logs and model.pt to --out.")  # fmt: skip
-    t.add_argument("--preset", choices=["tiny", "default", "large"], default="default",
-                   help="run preset (also the synthetic graph's size when --graph is not given)")  # fmt: skip
+    t.add_argument("--preset", choices=PRESET_NAMES, default=None,
+                   help="run preset (default: the --dataset's own, else 'default'; also the "
+                   "synthetic graph's size when neither --graph nor --dataset is given)")  # fmt: skip
+    t.add_argument("--dataset", help="a real dataset: cora, citeseer, pubmed, gowalla, ogbl-*, ogbn-*")
+    t.add_argument("--root", help="directory with the --dataset's files (read only is fine)")
+    t.add_argument("--cache-dir", help="writable directory for processed dataset files")
     t.add_argument("--graph", help="a dataset directory written by `graphrep synth` / GraphDataset.save")
     t.add_argument("--config", help="YAML file merged over the preset")
     t.add_argument("--out", required=True, help="run directory")

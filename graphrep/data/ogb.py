@@ -75,7 +75,7 @@ _REQUIRED = {
 }
 
 
-def _import_ogb() -> None:
+def import_ogb() -> None:
     """Import ogb without its import-time PyPI version check (a network call in a thread)."""
     if "ogb" in sys.modules:
         return
@@ -115,7 +115,7 @@ def ogb_meta_info(name: str) -> tuple[str, dict[str, str]]:
     """
     import importlib.util
 
-    _import_ogb()
+    import_ogb()
     known: list[str] = []
     for kind in ("node", "link"):
         spec = importlib.util.find_spec(f"ogb.{kind}proppred")

@@ -11,6 +11,8 @@
 ``no_neighbors``   OmniSage without graph neighbors in its encoders
 ``no_sequence``    OmniSage without the sequence encoder and user–entity task
 ``no_content``     OmniSage without content features (hashed ids and degrees only)
+``mf``             matrix factorisation: id embeddings only (no neighbors, no content), trained
+                   on the same pair tasks with the same sampled softmax
 =================  ==========================================================================
 
 Models without a sequence encoder embed a user as the mean of their recent
@@ -32,8 +34,21 @@ from graphrep.train.config import RunConfig
 
 BASELINES = (
     "popularity", "node2vec", "content_only", "pinsage_only",
-    "no_neighbors", "no_sequence", "no_content",
+    "no_neighbors", "no_sequence", "no_content", "mf",
 )  # fmt: skip
+
+
+def default_baselines(dataset: GraphDataset) -> list[str]:
+    """The baselines that make sense for ``dataset`` (what ``--baselines`` with no names runs)."""
+    if "heldout_co_engaged" in dataset.truth:  # the synthetic graph
+        return [b for b in BASELINES if b != "mf"]
+    featured = any(dataset.graph.features.get(t) for t in dataset.graph.node_types)
+    out = ["node2vec", "mf", "no_neighbors"]
+    if featured:
+        out += ["content_only", "no_content"]
+    if dataset.meta.get("task") == "recommendation":
+        out.insert(0, "popularity")
+    return out
 
 
 def _weights(cfg: RunConfig, keep: Callable[[Any], bool]) -> list[dict[str, Any]]:
@@ -60,6 +75,11 @@ def baseline_config(cfg: RunConfig, name: str) -> RunConfig:
         update = {"model": {"use_neighbors": False}}
     elif name == "no_sequence":
         update = {"model": no_seq, "tasks": {"specs": _weights(cfg, lambda s: s.kind != "user_entity")}}
+    elif name == "mf":
+        update = {
+            "model": {"use_neighbors": False, "use_content": False, **no_seq},
+            "tasks": {"specs": _weights(cfg, lambda s: s.kind in ("entity_entity", "query_entity"))},
+        }
     elif name == "no_content":
         update = {
             "model": {"use_content": False},
@@ -95,7 +115,9 @@ def baseline_vectors(
 ) -> dict[str, np.ndarray]:
     """Train (if needed) and embed baseline ``name``; ``{node type: vectors}``."""
     if name == "popularity":
-        return popularity_vectors(dataset)
+        rels = [et for et in dataset.graph.canonical_edge_types if not et[1].startswith("rev_")]
+        item = "pin" if "pin" in dataset.graph.num_nodes else rels[0][2]
+        return popularity_vectors(dataset, item)
     if name == "node2vec":
         from graphrep.eval.skipgram_baseline import Node2VecConfig, train_node2vec
 

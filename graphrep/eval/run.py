@@ -16,9 +16,8 @@ from typing import Any
 
 from graphrep.embed.store import Embeddings
 from graphrep.errors import ConfigError, GraphFormatError
-from graphrep.eval.baselines import BASELINES, baseline_vectors
-from graphrep.eval.evaluate import evaluate
-from graphrep.eval.holdout import synthetic_tasks
+from graphrep.eval.baselines import BASELINES, baseline_vectors, default_baselines
+from graphrep.eval.protocols import evaluate_dataset, headline_metric
 from graphrep.train.rundir import RunDir
 
 
@@ -36,9 +35,7 @@ def evaluate_run(
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     cfg = run.require().config()
-    if list(baselines) == ["all"]:
-        baselines = BASELINES
-    unknown = sorted(set(baselines) - set(BASELINES))
+    unknown = sorted(set(baselines) - {*BASELINES, "all"})
     if unknown:
         raise ConfigError(f"unknown baselines {unknown}; choose from {list(BASELINES)} or 'all'")
     if not run.embeddings.exists():
@@ -46,12 +43,13 @@ def evaluate_run(
             f"run {str(run.path)!r} has no embeddings; run `graphrep embed {run.path}` first"
         )
     dataset = run.dataset(cfg)
-    tasks = synthetic_tasks(dataset, cfg.eval.user_window)
+    if list(baselines) == ["all"]:
+        baselines = default_baselines(dataset)
     emb = Embeddings.load(run.embeddings)
     models: dict[str, Any] = {}
     wall: dict[str, float] = {}
     t0 = time.perf_counter()
-    models[cfg.name] = evaluate({t: emb.vectors(t) for t in emb.types}, tasks, cfg.eval, dataset.truth)
+    models[cfg.name] = evaluate_dataset({t: emb.vectors(t) for t in emb.types}, dataset, cfg.eval)
     wall[cfg.name] = time.perf_counter() - t0
     previous = _previous(run)
     for name in baselines:
@@ -59,17 +57,17 @@ def evaluate_run(
             log(f"baseline {name} ...")
         t0 = time.perf_counter()
         vectors = baseline_vectors(name, cfg, dataset, run.path / "baselines")
-        models[name] = evaluate(vectors, tasks, cfg.eval, dataset.truth)
+        models[name] = evaluate_dataset(vectors, dataset, cfg.eval)
         wall[name] = time.perf_counter() - t0
     for name, m in previous.get("models", {}).items():  # keep earlier baseline results
         models.setdefault(name, m)
         wall.setdefault(name, previous.get("wall_s", {}).get(name, float("nan")))
     result = {
         "protocol": {
-            "ks": cfg.eval.ks, "num_negatives": cfg.eval.num_negatives,
-            "max_queries": cfg.eval.max_queries, "user_window": cfg.eval.user_window,
-            "tasks": {t.name: {"queries": len(t.queries), "relevant": len(t.relevant.values)}
-                      for t in tasks},
+            "dataset": dataset.meta.get("name"), "task": dataset.meta.get("task", "synthetic"),
+            "headline": headline_metric(dataset, cfg.eval), "ks": cfg.eval.ks,
+            "num_negatives": cfg.eval.num_negatives, "max_queries": cfg.eval.max_queries,
+            "user_window": cfg.eval.user_window,
         },
         "models": models,
         "wall_s": wall,

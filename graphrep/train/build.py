@@ -27,7 +27,7 @@ from graphrep.tasks import (
     UserEntityTask,
     default_samplers,
 )
-from graphrep.train.config import DataConfig, RunConfig, TaskSpec
+from graphrep.train.config import PLANETOID, DataConfig, RunConfig, TaskSpec
 
 
 def load_dataset(cfg: DataConfig) -> GraphDataset:
@@ -36,7 +36,23 @@ def load_dataset(cfg: DataConfig) -> GraphDataset:
         from graphrep.data.synthetic import generate
 
         return generate(cfg.preset, cfg.seed)
-    return GraphDataset.load(cfg.path)
+    if cfg.dataset == "dir":
+        return GraphDataset.load(cfg.path)
+    if not cfg.root:
+        raise ConfigError(
+            f"dataset {cfg.dataset!r} needs data.root (--root PATH): the directory with its files"
+        )
+    if cfg.dataset in PLANETOID:
+        from graphrep.data.planetoid import load_planetoid
+
+        return load_planetoid(PLANETOID[cfg.dataset], cfg.root, cache_dir=cfg.cache_dir)
+    if cfg.dataset == "gowalla":
+        from graphrep.data.lightgcn import load_lightgcn
+
+        return load_lightgcn(cfg.root, name="gowalla")
+    from graphrep.data.ogb import load_ogb
+
+    return load_ogb(cfg.dataset, cfg.root, cache_dir=cfg.cache_dir)
 
 
 def build_inputs(cfg: RunConfig, dataset: GraphDataset) -> InputBuilder:

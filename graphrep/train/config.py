@@ -39,23 +39,42 @@ class DataConfig:
     """Where the graph comes from.
 
     Args:
-        dataset: ``"synthetic"`` (generated from ``preset``/``seed``) or ``"dir"``
-            (a saved :class:`~graphrep.data.dataset.GraphDataset` at ``path``).
+        dataset: ``"synthetic"`` (generated from ``preset``/``seed``), ``"dir"`` (a saved
+            :class:`~graphrep.data.dataset.GraphDataset` at ``path``), a Planetoid name
+            (``cora``, ``citeseer``, ``pubmed``), ``gowalla`` (LightGCN files) or an OGB
+            node/link property prediction name (``ogbl-ddi``, ``ogbn-arxiv``, ...).
         preset: synthetic preset (``tiny``, ``default``, ``large``).
         seed: synthetic generator seed.
         path: dataset directory for ``dataset="dir"``.
+        root: directory holding a real dataset's raw files (read only).
+        cache_dir: writable directory for processed files (default: ``~/.cache/graphrep``).
     """
 
     dataset: str = "synthetic"
     preset: str = "default"
     seed: int = 0
     path: str | None = None
+    root: str | None = None
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
-        _choice(self.dataset, "data.dataset", ("synthetic", "dir"))
+        if not is_known_dataset(self.dataset):
+            raise ConfigError(
+                f"data.dataset must be 'synthetic', 'dir', one of {list(REAL_DATASETS)} or an "
+                f"OGB name (ogbn-*/ogbl-*), got {self.dataset!r}"
+            )
         _positive(self.seed, "data.seed", 0)
         if self.dataset == "dir" and not self.path:
             raise ConfigError("data.path is required when data.dataset is 'dir'")
+
+
+PLANETOID = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
+REAL_DATASETS = (*PLANETOID, "gowalla")
+
+
+def is_known_dataset(name: str) -> bool:
+    """Whether :func:`graphrep.train.build.load_dataset` knows how to read ``name``."""
+    return name in ("synthetic", "dir", *REAL_DATASETS) or name.startswith(("ogbn-", "ogbl-"))
 
 
 @dataclass
@@ -157,7 +176,7 @@ def _pinterest_tasks() -> list[TaskSpec]:
         TaskSpec("pin_pin", "entity_entity", 1.0, relation="co_engaged"),
         TaskSpec("board_pin", "entity_entity", 1.0, relation="contains"),
         TaskSpec("feature", "entity_feature", 0.5, node_types=["pin", "board", "query"]),
-        TaskSpec("sequence", "user_entity", 1.0),
+        TaskSpec("sequence", "user_entity", 0.3),
         TaskSpec("query", "query_entity", 1.0, relation="clicked"),
     ]
 

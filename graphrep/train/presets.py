@@ -61,6 +61,42 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train": {"steps": 5000, "checkpoint_every": 500},
         "embed": {"index": "hnsw"},
     },
+    # real data (graphrep train --dataset NAME --root PATH); see docs/benchmarks.md
+    "cora": {
+        "data": {"dataset": "cora"},
+        "model": {"node_types": ["paper"], "sequence": False, "dim": 128, "num_heads": 4,
+                  "mlp_hidden": 256, "id_buckets": 4096},
+        "sampling": {"metapaths": {"paper": [["cites"]]}, "quotas": {"paper": {"paper": 16}},
+                     "num_traversals": 2},
+        "tasks": {"batch_size": 256, "num_random_negatives": 256, "specs": [
+            {"name": "cites", "kind": "entity_entity", "relation": "cites"},
+            {"name": "feature", "kind": "entity_feature", "node_types": ["paper"], "weight": 1.0}]},
+        "train": {"steps": 600, "lr": 1e-3, "weight_decay": 1e-3, "warmup_steps": 30,
+                  "checkpoint_every": 200},
+        "eval": {"ks": [10]},
+    },
+    "gowalla": {
+        "data": {"dataset": "gowalla"},
+        "model": {"node_types": ["user", "item"], "sequence": False, "dim": 64,
+                  "id_buckets": 131072},
+        "sampling": {"metapaths": {"user": [["interacted", "rev_interacted"]],
+                                   "item": [["rev_interacted", "interacted"]]},
+                     "quotas": {"user": {"item": 16, "user": 4}, "item": {"user": 16, "item": 4}}},
+        "tasks": {"batch_size": 512, "num_random_negatives": 512, "specs": [
+            {"name": "user_item", "kind": "entity_entity", "relation": "interacted"}]},
+        "train": {"steps": 3000, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
+        "eval": {"ks": [20]},
+    },
+    "ogbl-ddi": {
+        "data": {"dataset": "ogbl-ddi"},
+        "model": {"node_types": ["node"], "sequence": False, "dim": 128, "num_heads": 4,
+                  "mlp_hidden": 256, "id_buckets": 8192},
+        "sampling": {"metapaths": {"node": [["to"]]}, "quotas": {"node": {"node": 32}}},
+        "tasks": {"batch_size": 512, "num_random_negatives": 512, "specs": [
+            {"name": "edges", "kind": "entity_entity", "relation": "to"}]},
+        "train": {"steps": 2000, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
+        "eval": {"ks": [20]},
+    },
 }
 # fmt: on
 
