@@ -78,20 +78,20 @@ PRESETS: dict[str, dict[str, Any]] = {
     "gowalla": {
         "data": {"dataset": "gowalla"},
         "model": {"node_types": ["user", "item"], "sequence": False, "dim": 64,
-                  "id_buckets": 131072},
+                  "id_buckets": 16384},
         "sampling": {"metapaths": {"user": [["interacted", "rev_interacted"]],
                                    "item": [["rev_interacted", "interacted"]]},
                      "quotas": {"user": {"item": 16, "user": 4}, "item": {"user": 16, "item": 4}}},
         "tasks": {"batch_size": 512, "num_random_negatives": 512, "specs": [
             {"name": "user_item", "kind": "entity_entity", "relation": "interacted"}]},
-        "train": {"steps": 3000, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
+        "train": {"steps": 2000, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
         "eval": {"ks": [20]},
     },
     "ogbl-ddi": {
         "data": {"dataset": "ogbl-ddi"},
-        "model": {"node_types": ["node"], "sequence": False, "dim": 128, "num_heads": 4,
-                  "mlp_hidden": 256, "id_buckets": 8192},
-        "sampling": {"metapaths": {"node": [["to"]]}, "quotas": {"node": {"node": 32}}},
+        "model": {"node_types": ["node"], "sequence": False, "dim": 64, "num_heads": 2,
+                  "mlp_hidden": 128, "id_buckets": 8192},
+        "sampling": {"metapaths": {"node": [["to"]]}, "quotas": {"node": {"node": 16}}},
         "tasks": {"batch_size": 512, "num_random_negatives": 512, "specs": [
             {"name": "edges", "kind": "entity_entity", "relation": "to"}]},
         "train": {"steps": 2000, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
