@@ -55,6 +55,10 @@ def test_existing_run_needs_resume(run, capsys):
         (["train", "--out", "{tmp}/r", "--config", "{tmp}/nope.yaml"], "nope.yaml"),
         (["train", "--out", "{tmp}/r2", "--resume"], "does not exist"),
         (["train", "--graph", "{tmp}/nograph", "--out", "{tmp}/r3", "--steps", "1"], "nograph"),
+        (["train", "--dataset", "nosuch", "--out", "{tmp}/r4"], "data.dataset"),
+        (["train", "--dataset", "cora", "--out", "{tmp}/r5"], "--root"),
+        (["train", "--dataset", "cora", "--root", "{tmp}/empty", "--out", "{tmp}/r6",
+          "--cache-dir", "{tmp}/cache"], "empty"),
     ],
 )
 def test_errors_are_clear(tmp_path, capsys, argv, message):
@@ -62,3 +66,23 @@ def test_errors_are_clear(tmp_path, capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_corrupt_run_directory(run, tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(run, bad)
+    (bad / "model.pt").write_bytes(b"not a checkpoint")
+    assert main(["embed", str(bad)]) == 2
+    assert "corrupt" in capsys.readouterr().err
+    (bad / "config.yaml").write_text("train: {steps: -1}\n")
+    assert main(["embed", str(bad)]) == 2
+    assert "train.steps" in capsys.readouterr().err
+
+
+def test_neighbors_unknown_id(run, capsys):
+    if not (run / "embeddings").exists():
+        assert main(["embed", str(run)]) == 0
+    assert main(["neighbors", str(run), "--type", "pin", "--id", "999999"]) == 2
+    assert "999999" in capsys.readouterr().err
