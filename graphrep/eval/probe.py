@@ -75,7 +75,7 @@ def macro_f1(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
     return float(np.mean(2.0 * tp[present] / support[present])) if present.any() else 0.0
 
 
-def _fit(x: Tensor, y: Tensor, num_classes: int, wd: float, max_iter: int, seed: int) -> Tensor:
+def _fit_threaded(x: Tensor, y: Tensor, num_classes: int, wd: float, max_iter: int, seed: int) -> Tensor:
     gen = torch.Generator().manual_seed(seed)
     w = 0.01 * torch.randn(x.shape[1], num_classes, generator=gen, dtype=x.dtype)
     w = torch.cat([w, torch.zeros(1, num_classes, dtype=x.dtype)]).requires_grad_(True)
@@ -97,6 +97,17 @@ def _fit(x: Tensor, y: Tensor, num_classes: int, wd: float, max_iter: int, seed:
 
     opt.step(closure)
     return w.detach()
+
+
+def _fit(x: Tensor, y: Tensor, num_classes: int, wd: float, max_iter: int, seed: int) -> Tensor:
+    """:func:`_fit_threaded` on one torch thread: the problem is tiny, and several threads
+    contending for busy cores made LBFGS an order of magnitude slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _fit_threaded(x, y, num_classes, wd, max_iter, seed)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _predict(w: Tensor, x: Tensor) -> np.ndarray:
