@@ -117,8 +117,7 @@ def cmd_neighbors(args: argparse.Namespace) -> int:
     run = RunDir(args.run)
     emb = Embeddings.load(run.embeddings if run.embeddings.exists() else run.path)
     qid: object = args.id
-    kind = emb.id_kind(args.type) if hasattr(emb, "id_kind") else "int"
-    if kind == "int":
+    if emb.ids(args.type).dtype.kind in "iu":  # integer external ids
         try:
             qid = int(args.id)
         except ValueError:

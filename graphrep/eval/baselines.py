@@ -110,6 +110,21 @@ def popularity_vectors(dataset: GraphDataset, item_type: str = "pin") -> dict[st
     return out
 
 
+NODE2VEC_WALK_BUDGET = 1_000_000
+
+
+def node2vec_config(dataset: GraphDataset, cfg: RunConfig) -> Any:
+    """PyG's example settings (walk length 20, context 10, 10 walks per node), with as many
+    epochs as fit a budget of :data:`NODE2VEC_WALK_BUDGET` walks (at most 100, PyG's Cora
+    example): one epoch on the synthetic graph, ~37 on Cora, where one epoch barely moves
+    embeddings from their random start."""
+    from graphrep.eval.skipgram_baseline import Node2VecConfig
+
+    nodes = sum(dataset.graph.num_nodes.values())
+    epochs = int(min(100, max(1, NODE2VEC_WALK_BUDGET // (10 * max(nodes, 1)))))
+    return Node2VecConfig(dim=cfg.model.dim, seed=cfg.train.seed, epochs=epochs)
+
+
 def baseline_vectors(
     name: str, cfg: RunConfig, dataset: GraphDataset, workdir: str | Path
 ) -> dict[str, np.ndarray]:
@@ -119,9 +134,9 @@ def baseline_vectors(
         item = "pin" if "pin" in dataset.graph.num_nodes else rels[0][2]
         return popularity_vectors(dataset, item)
     if name == "node2vec":
-        from graphrep.eval.skipgram_baseline import Node2VecConfig, train_node2vec
+        from graphrep.eval.skipgram_baseline import train_node2vec
 
-        return train_node2vec(dataset.graph, Node2VecConfig(dim=cfg.model.dim, seed=cfg.train.seed))
+        return train_node2vec(dataset.graph, node2vec_config(dataset, cfg))
     from graphrep.embed.export import export_embeddings
     from graphrep.train.trainer import Trainer
 
