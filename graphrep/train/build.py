@@ -89,7 +89,7 @@ def _task(cfg: RunConfig, spec: TaskSpec, index: int, builder: InputBuilder, ds:
                               "name": spec.name}  # fmt: skip
     if spec.kind == "entity_feature":
         return EntityFeatureTask(builder, spec.node_types or [], **common)
-    neg: dict[str, Any] = {"num_random_negatives": t.num_random_negatives}
+    neg: dict[str, Any] = {"num_random_negatives": t.num_random_negatives, "logq": spec.logq}
     if t.num_random_negatives == 0:
         neg["negatives"] = "in_batch"
     if spec.random_negatives is not None:

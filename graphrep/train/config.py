@@ -148,6 +148,9 @@ class TaskSpec:
         node_types: types whose features are retrieved (entity_feature).
         batch_size: overrides ``tasks.batch_size``.
         random_negatives: ``"uniform"`` or ``"popularity"`` (default: the task's own).
+        logq: subtract log sampling probabilities (debias popularity; default on). Off
+            for link prediction and top-k recommendation benchmarks, whose random
+            negatives reward knowing popularity.
     """
 
     name: str
@@ -157,6 +160,7 @@ class TaskSpec:
     node_types: list[str] | None = None
     batch_size: int | None = None
     random_negatives: str | None = None
+    logq: bool = True
 
     def __post_init__(self) -> None:
         _choice(self.kind, f"tasks.specs[{self.name}].kind", TASK_KINDS)

@@ -83,8 +83,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                                    "item": [["rev_interacted", "interacted"]]},
                      "quotas": {"user": {"item": 16, "user": 4}, "item": {"user": 16, "item": 4}}},
         "tasks": {"batch_size": 512, "num_random_negatives": 512, "specs": [
-            {"name": "user_item", "kind": "entity_entity", "relation": "interacted"}]},
-        "train": {"steps": 2000, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
+            {"name": "user_item", "kind": "entity_entity", "relation": "interacted",
+             "logq": False}]},
+        "train": {"steps": 1200, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
         "eval": {"ks": [20]},
     },
     "ogbl-ddi": {
@@ -93,8 +94,8 @@ PRESETS: dict[str, dict[str, Any]] = {
                   "mlp_hidden": 128, "id_buckets": 8192},
         "sampling": {"metapaths": {"node": [["to"]]}, "quotas": {"node": {"node": 16}}},
         "tasks": {"batch_size": 512, "num_random_negatives": 512, "specs": [
-            {"name": "edges", "kind": "entity_entity", "relation": "to"}]},
-        "train": {"steps": 2000, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
+            {"name": "edges", "kind": "entity_entity", "relation": "to", "logq": False}]},
+        "train": {"steps": 1000, "lr": 2e-3, "warmup_steps": 100, "checkpoint_every": 500},
         "eval": {"ks": [20]},
     },
 }

@@ -1,0 +1,42 @@
+"""build(): config fields reach the tasks and the model; weight-0 tasks are not built."""
+
+from __future__ import annotations
+
+import pytest
+
+from graphrep.data.synthetic import generate
+from graphrep.errors import ConfigError
+from graphrep.train.build import build, load_dataset
+from graphrep.train.config import DataConfig
+from graphrep.train.presets import preset
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return generate("tiny", 0)
+
+
+def test_specs_reach_tasks_and_model(ds):
+    cfg = preset("tiny").override([
+        "tasks.specs=[{name: a, kind: entity_entity, relation: co_engaged, logq: false, "
+        "batch_size: 7}, {name: s, kind: user_entity, weight: 0}]",
+        "model.use_neighbors=false", "tasks.history_grad=false",
+    ])  # fmt: skip
+    c = build(cfg, ds)
+    assert c.tasks.active == ["a"] and "s" not in c.tasks.tasks
+    assert c.tasks.tasks["a"].logq is False and c.tasks.tasks["a"].batch_size == 7
+    assert c.model.use_neighbors is False and c.model.dim == cfg.model.dim
+    assert "a" in c.model.losses
+
+
+def test_user_task_needs_sequence_model(ds):
+    cfg = preset("tiny").override(["model.sequence=false"])
+    with pytest.raises(ConfigError, match=r"model\.sequence"):
+        build(cfg, ds)
+
+
+def test_real_dataset_needs_root():
+    with pytest.raises(ConfigError, match=r"data\.root"):
+        load_dataset(DataConfig(dataset="gowalla"))
+    with pytest.raises(ConfigError, match=r"data\.dataset"):
+        DataConfig(dataset="imagenet")
