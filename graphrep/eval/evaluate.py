@@ -1,4 +1,4 @@
-"""Evaluate a set of embeddings on held-out retrieval tasks, plus collapse detectors.
+"""Evaluate a set of embeddings on held-out retrieval tasks, collapse detectors and a probe.
 
 One code path for every model: OmniSage, its ablations and the baselines all
 arrive as ``{node type: [n, D] array}`` (from an
@@ -19,6 +19,7 @@ import numpy as np
 from graphrep.errors import SchemaError
 from graphrep.eval.collapse import cosine_kurtosis, interest_entropy, p90_coverage, topic_purity
 from graphrep.eval.holdout import RetrievalTask
+from graphrep.eval.probe import linear_probe
 from graphrep.eval.retrieval import full_rank_metrics, sampled_metrics
 from graphrep.train.config import EvalConfig
 
@@ -89,6 +90,26 @@ def collapse_metrics(
     return out
 
 
+def topic_probe(
+    vectors: Vectors, truth: Mapping[str, np.ndarray], cfg: EvalConfig, item_type: str = "pin",
+    label: str = "pin_coarse_topic", num_items: int = 5000,
+) -> float:  # fmt: skip
+    """Linear-probe accuracy of the planted coarse topic from frozen item embeddings.
+
+    ``num_items`` random items split 60/20/20 into train/validation/test (weight decay
+    chosen on validation); what a downstream classifier on the embeddings would get.
+    """
+    items = _get(vectors, item_type, "topic probe")
+    y = np.asarray(truth[label])
+    rows = np.random.default_rng(cfg.seed).permutation(len(items))[:num_items]
+    a, b = int(0.6 * len(rows)), int(0.8 * len(rows))
+    res = linear_probe(
+        items[rows[:a]], y[rows[:a]], items[rows[b:]], y[rows[b:]],
+        items[rows[a:b]], y[rows[a:b]], seed=cfg.seed, num_classes=int(y.max()) + 1,
+    )  # fmt: skip
+    return float(res.test_accuracy)
+
+
 def evaluate(
     vectors: Vectors,
     tasks: Sequence[RetrievalTask],
@@ -99,4 +120,6 @@ def evaluate(
     out: dict[str, Any] = {"tasks": evaluate_retrieval(vectors, tasks, cfg)}
     if truth is not None and "pin" in vectors:
         out["collapse"] = collapse_metrics(vectors, truth, cfg)
+        if "pin_coarse_topic" in truth:
+            out["collapse"]["pin_topic_probe_accuracy"] = topic_probe(vectors, truth, cfg)
     return out

@@ -52,3 +52,15 @@ def test_collapse_metrics_separate_spread_from_collapsed():
     bad = collapse_metrics({"pin": pins, "user": collapsed_users}, {"pin_topic": topics}, cfg)
     assert bad["p90_coverage@10"] < good["p90_coverage@10"]
     assert bad["interest_entropy@50"] <= good["interest_entropy@50"] + 1e-6
+
+
+def test_topic_probe_reads_planted_topics():
+    from graphrep.eval.evaluate import topic_probe
+
+    rng = np.random.default_rng(1)
+    topics = rng.integers(0, 5, 2000)
+    good = (np.eye(5)[topics] + 0.1 * rng.normal(size=(2000, 5))).astype(np.float32)
+    noise = rng.normal(size=(2000, 5)).astype(np.float32)
+    truth = {"pin_coarse_topic": topics}
+    assert topic_probe({"pin": good}, truth, EvalConfig(), num_items=1000) > 0.95
+    assert topic_probe({"pin": noise}, truth, EvalConfig(), num_items=1000) < 0.4
