@@ -71,8 +71,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tasks": {"batch_size": 256, "num_random_negatives": 256, "specs": [
             {"name": "cites", "kind": "entity_entity", "relation": "cites"},
             {"name": "feature", "kind": "entity_feature", "node_types": ["paper"], "weight": 1.0}]},
-        "train": {"steps": 600, "lr": 1e-3, "weight_decay": 1e-3, "warmup_steps": 30,
-                  "checkpoint_every": 200},
+        "train": {"steps": 150, "lr": 1e-3, "weight_decay": 1e-3, "warmup_steps": 15,
+                  "checkpoint_every": 50},
         "eval": {"ks": [10]},
     },
     "gowalla": {
