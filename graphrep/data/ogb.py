@@ -83,6 +83,8 @@ def import_ogb() -> None:
     sys.modules["outdated"] = None  # type: ignore[assignment]  # makes ogb skip the check
     try:
         import ogb  # noqa: F401
+    except ImportError as exc:
+        raise ImportError("OGB datasets and evaluators need the ogb package: pip install ogb") from exc
     finally:
         if saved is None:
             del sys.modules["outdated"]
