@@ -17,6 +17,7 @@ import torch
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError
 from graphrep.models import OmniSage
+from graphrep.samplers.covisit import CoVisitPairSampler
 from graphrep.tasks import (
     EntityEntityTask,
     EntityFeatureTask,
@@ -95,7 +96,10 @@ def _task(cfg: RunConfig, spec: TaskSpec, index: int, builder: InputBuilder, ds:
     if spec.random_negatives is not None:
         neg["random_negatives"] = spec.random_negatives
     if spec.kind == "entity_entity":
-        return EntityEntityTask(builder, spec.relation, **common, **neg)
+        positives: Any = spec.relation
+        if spec.metapath:
+            positives = CoVisitPairSampler(builder.graph, list(spec.metapath), seed=seed)
+        return EntityEntityTask(builder, positives, **common, **neg)
     if spec.kind == "query_entity":
         rel = {"relation": spec.relation} if spec.relation else {}
         return QueryEntityTask(builder, **rel, **common, **neg)

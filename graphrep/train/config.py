@@ -148,6 +148,8 @@ class TaskSpec:
         node_types: types whose features are retrieved (entity_feature).
         batch_size: overrides ``tasks.batch_size``.
         random_negatives: ``"uniform"`` or ``"popularity"`` (default: the task's own).
+        metapath: entity_entity positives from random-walk co-visits along this cyclic
+            meta-path (PinSage; e.g. ``[rev_engaged, engaged]``) instead of ``relation``'s edges.
         logq: subtract log sampling probabilities (debias popularity; default on). Off
             for link prediction and top-k recommendation benchmarks, whose random
             negatives reward knowing popularity.
@@ -160,14 +162,15 @@ class TaskSpec:
     node_types: list[str] | None = None
     batch_size: int | None = None
     random_negatives: str | None = None
+    metapath: list[str] | None = None
     logq: bool = True
 
     def __post_init__(self) -> None:
         _choice(self.kind, f"tasks.specs[{self.name}].kind", TASK_KINDS)
         if not math.isfinite(self.weight) or self.weight < 0:
             raise ConfigError(f"tasks.specs[{self.name}].weight must be finite and >= 0")
-        if self.kind in ("entity_entity",) and not self.relation:
-            raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs a relation")
+        if self.kind == "entity_entity" and not (self.relation or self.metapath):
+            raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs a relation or metapath")
         if self.kind == "entity_feature" and not self.node_types:
             raise ConfigError(f"tasks.specs[{self.name}] (entity_feature) needs node_types")
         if self.random_negatives is not None:

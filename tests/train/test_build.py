@@ -40,3 +40,16 @@ def test_real_dataset_needs_root():
         load_dataset(DataConfig(dataset="gowalla"))
     with pytest.raises(ConfigError, match=r"data\.dataset"):
         DataConfig(dataset="imagenet")
+
+
+def test_covisit_positives_from_a_metapath(ds):
+    from graphrep.samplers.covisit import CoVisitPairSampler
+
+    cfg = preset("tiny").override([
+        "tasks.specs=[{name: pp, kind: entity_entity, metapath: [rev_engaged, engaged]}]",
+        "model.sequence=false",
+    ])  # fmt: skip
+    task = build(cfg, ds).tasks.tasks["pp"]
+    assert isinstance(task.pairs, CoVisitPairSampler) and task.src_type == task.dst_type == "pin"
+    with pytest.raises(ConfigError, match="relation or metapath"):
+        preset("tiny").override(["tasks.specs=[{name: x, kind: entity_entity}]"])
