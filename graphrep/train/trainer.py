@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from graphrep import __version__
 from graphrep.data.dataset import GraphDataset
@@ -31,6 +32,14 @@ from graphrep.errors import ConfigError, TrainingError
 from graphrep.train.build import Components, build
 from graphrep.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from graphrep.train.config import RunConfig, TrainConfig
+from graphrep.train.distributed import (
+    DistEnv,
+    all_reduce_mean,
+    barrier,
+    init_distributed,
+    rank_sample_step,
+    samples_consumed,
+)
 from graphrep.train.logger import MetricLogger
 from graphrep.train.prefetch import Prefetcher
 from graphrep.train.rundir import RunDir
@@ -101,7 +110,16 @@ class Trainer:
         self._dataset = dataset
         self.components: Components | None = None
 
-    def _prepare(self) -> Components:
+    def _prepare(self, env: DistEnv) -> Components:
+        if not env.is_main:  # rank 0 writes config and data; the others read them (mmap)
+            barrier()
+            dataset = self._dataset or self.run.dataset(self.config)
+            return build(self.config, dataset)
+        comps = self._prepare_main()
+        barrier()
+        return comps
+
+    def _prepare_main(self) -> Components:
         cfg, run = self.config, self.run
         run.path.mkdir(parents=True, exist_ok=True)
         if run.config_path.exists():
@@ -134,12 +152,13 @@ class Trainer:
         if tc.num_threads:
             torch.set_num_threads(tc.num_threads)
         start_time = time.perf_counter()
-        comps = self.components = self._prepare()
-        device = torch.device(tc.device)
+        env = init_distributed(tc.device)
+        comps = self.components = self._prepare(env)
+        device = env.device if env.distributed else torch.device(tc.device)
         model, tasks = comps.model.to(device), comps.tasks
         opt = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(tc))
-        start = 0
+        start = base_sample = 0
         ckpt = latest_checkpoint(run.checkpoints) if resume else None
         if ckpt is not None:
             state = load_checkpoint(ckpt)
@@ -148,20 +167,30 @@ class Trainer:
             sched.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["torch_rng"])
             start = int(state["step"])
+            base_sample = int(state.get("samples_consumed", start))
         else:
             torch.manual_seed(tc.seed)
-        logger = MetricLogger(run.logs, resume_step=start if ckpt is not None else None)
+        main = env.is_main
+        logger = MetricLogger(run.logs, resume_step=start if ckpt is not None else None) if main else None
         model.train()
+        runner: nn.Module = _LossStep(model, tasks)
+        if env.distributed:  # gradients averaged over ranks by torch's DDP
+            runner = DistributedDataParallel(runner, find_unused_parameters=True)
+        self._streams = (env, start, base_sample)
+
+        def sample(step: int) -> Any:  # rank r draws task step base + (step - start) * W + r
+            return tasks.sample(rank_sample_step(step, env.rank, env.world_size, start, base_sample))
+
         totals = {"wait": 0.0, "step": 0.0, "examples": 0, "steps": 0}
         window = {"wait": 0.0, "step": 0.0, "examples": 0}
-        bar = _progress(tc, start)
-        stream = Prefetcher(tasks.sample, start, tc.steps, cfg.sampling.prefetch, cfg.sampling.workers)
+        bar = _progress(tc, start) if main else None
+        stream = Prefetcher(sample, start, tc.steps, cfg.sampling.prefetch, cfg.sampling.workers)
         metrics: dict[str, float] = {}
         try:
             t_prev = time.perf_counter()
             for step, batches, wait in stream:
                 batches = tasks.to(batches, device) if device.type != "cpu" else batches
-                loss, metrics = tasks.loss(model, batches)
+                loss, metrics = runner(batches)
                 if not math.isfinite(metrics["loss"]):
                     raise TrainingError(
                         f"training loss became {metrics['loss']} at step {step}; lower train.lr "
@@ -184,11 +213,13 @@ class Trainer:
                 done = step + 1
                 if done % tc.log_every == 0 or done == tc.steps:
                     row = dict(metrics)
+                    row["loss"] = all_reduce_mean(metrics["loss"])  # every rank calls it
                     row["lr"] = sched.get_last_lr()[0]
                     row["examples_per_s"] = window["examples"] / max(window["step"], 1e-9)
                     row["sampling_wait_share"] = window["wait"] / max(window["step"], 1e-9)
-                    logger.log(done, row)
                     window = {"wait": 0.0, "step": 0.0, "examples": 0}
+                    if logger is not None:
+                        logger.log(done, row)
                     if bar is not None:
                         bar.set_postfix(loss=f"{metrics['loss']:.3f}",
                                         ex_s=f"{row['examples_per_s']:.0f}",
@@ -196,11 +227,14 @@ class Trainer:
                 if bar is not None:
                     bar.update(1)
                 if done % tc.checkpoint_every == 0 or done == tc.steps:
-                    self._checkpoint(model, opt, sched, done)
+                    if main:
+                        self._checkpoint(model, opt, sched, done)
+                    barrier()
                     t_prev = time.perf_counter()  # checkpoint I/O is not step time
         finally:
             stream.close()
-            logger.close()
+            if logger is not None:
+                logger.close()
             if bar is not None:
                 bar.close()
         summary = {
@@ -213,6 +247,9 @@ class Trainer:
             "peak_rss_mib": peak_rss_mib(),
             "num_threads": torch.get_num_threads(),
         }
+        if not main:
+            return summary
+        summary["world_size"] = env.world_size
         final = {
             "model": model.state_dict(), "hparams": model.hparams, "step": tc.steps,
             "config": cfg.to_dict(), "digest": cfg.digest(), "version": __version__,
@@ -223,12 +260,27 @@ class Trainer:
         return summary
 
     def _checkpoint(self, model: nn.Module, opt: Any, sched: Any, step: int) -> None:
+        env, start, base_sample = self._streams
         state = {
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(), "step": step, "torch_rng": torch.get_rng_state(),
             "hparams": model.hparams, "digest": self.config.digest(),
+            "samples_consumed": samples_consumed(step, env.world_size, start, base_sample),
+            "world_size": env.world_size,
         }  # fmt: skip
         save_checkpoint(self.run.checkpoints, _cpu(state), keep=self.config.train.keep_checkpoints)
+
+
+class _LossStep(nn.Module):
+    """The multi-task loss as a module ``forward``, so DDP can wrap it (DDP syncs gradients
+    of what runs inside ``forward``; the model's own methods are called from here)."""
+
+    def __init__(self, model: nn.Module, tasks: Any) -> None:
+        super().__init__()
+        self.model, self.tasks = model, tasks
+
+    def forward(self, batches: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.tasks.loss(self.model, batches)
 
 
 def _cpu(value: Any) -> Any:
