@@ -4,7 +4,9 @@
 from ``RUN/config.yaml`` (same samplers, same featurizer), streams every type's
 vectors in batches into ``RUN/embeddings`` (written atomically, see
 :class:`~graphrep.embed.store.EmbeddingWriter`) with the graph's external ids, and
-builds the configured faiss index per type.
+builds the configured faiss index per type. Under ``torchrun`` each rank embeds a
+contiguous shard of every type (:mod:`graphrep.embed.sharded`) and rank 0 merges the
+shards into the same directory a single process would write.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import numpy as np
 from graphrep import __version__
 from graphrep.data.dataset import GraphDataset
 from graphrep.embed.inference import embed_nodes, embed_users
+from graphrep.embed.sharded import ShardWriter, merge_shards, shard_range
 from graphrep.embed.store import Embeddings, EmbeddingWriter
 from graphrep.models import OmniSage
 from graphrep.train.build import build_inputs, cut_time
 from graphrep.train.config import RunConfig
+from graphrep.train.distributed import barrier, get_rank, get_world_size, init_distributed
 from graphrep.train.rundir import RunDir
 
 USER_TYPE = "user"
@@ -54,11 +58,18 @@ def export_embeddings(
         "config_digest": config.digest(), "graphrep_version": __version__, "model": config.name,
         "encoder": config.model.encoder, **(meta or {}),
     }  # fmt: skip
-    with EmbeddingWriter(out, model.dim, dtype=dtype or config.embed.dtype, meta=info) as w:
+    dtype = dtype or config.embed.dtype
+    rank, world = get_rank(), get_world_size()
+    writer = (
+        ShardWriter(out, rank, world, model.dim) if world > 1
+        else EmbeddingWriter(out, model.dim, dtype=dtype, meta=info)
+    )  # fmt: skip
+    with writer as w:
         for nt in model.encoders:
             ids = graph.external_ids(nt)
-            start = 0
-            for chunk in embed_nodes(model, builder, nt, bs):
+            rows = shard_range(len(ids), rank, world)
+            start = rows[0]
+            for chunk in embed_nodes(model, builder, nt, bs, rows):
                 w.add(nt, chunk, ids[start : start + len(chunk)])
                 start += len(chunk)
         if dataset.events is not None and USER_TYPE not in model.encoders:
@@ -67,17 +78,25 @@ def export_embeddings(
                 if USER_TYPE in graph.num_nodes and graph.num_nodes[USER_TYPE] == dataset.events.num_users
                 else np.arange(dataset.events.num_users, dtype=np.int64)
             )
-            start = 0
+            rows = shard_range(len(users), rank, world)
+            start = rows[0]
             for chunk in embed_users(
-                model, builder, dataset.events, cut_time(dataset), config.model.seq_max_len, bs
+                model, builder, dataset.events, cut_time(dataset), config.model.seq_max_len, bs, rows
             ):
                 w.add(USER_TYPE, chunk, users[start : start + len(chunk)])
                 start += len(chunk)
+    if world > 1:  # every rank wrote its shard; rank 0 merges them into one directory
+        barrier()
+        if rank == 0:
+            merge_shards(out, world, model.dim, dtype=dtype, meta=info)
+        barrier()
     emb = Embeddings.load(out)
     kind = index or config.embed.index
-    if kind != "none":
+    if kind != "none" and rank == 0:
         emb.build_indexes({t: kind for t in emb.types})
         emb = Embeddings.load(out)
+    if world > 1:
+        barrier()
     return emb
 
 
@@ -85,11 +104,13 @@ def export_run(run: str | os.PathLike | RunDir, out: str | os.PathLike | None = 
     """Export a trained run's embeddings (default: ``RUN/embeddings``); returns the directory."""
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = run.require().config()
+    init_distributed("cpu")  # under torchrun every rank embeds its shard (a no-op otherwise)
     model = run.load_model()
     dataset = run.dataset(config)
     target = Path(out) if out is not None else run.embeddings
     t0 = time.perf_counter()
     export_embeddings(model, config, dataset, target, meta={"run": str(run.path)}, **kwargs)
     summary = {"export_wall_s": time.perf_counter() - t0}
-    run.write_json(run.path / "embed_summary.json", summary)
+    if get_rank() == 0:
+        run.write_json(run.path / "embed_summary.json", summary)
     return target

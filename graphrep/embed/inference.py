@@ -27,19 +27,22 @@ from graphrep.tasks import InputBuilder, ItemInputs
 INFERENCE_STEP = 2**40  # a sampling step no training run reaches
 
 
-def _chunks(n: int, batch_size: int) -> Iterator[np.ndarray]:
-    for lo in range(0, n, batch_size):
-        yield np.arange(lo, min(n, lo + batch_size), dtype=np.int64)
+def _chunks(n: int, batch_size: int, rows: tuple[int, int] | None = None) -> Iterator[np.ndarray]:
+    start, stop = (0, n) if rows is None else rows
+    for lo in range(start, stop, batch_size):
+        yield np.arange(lo, min(stop, lo + batch_size), dtype=np.int64)
 
 
 @torch.no_grad()
 def embed_nodes(
-    model: OmniSage, builder: InputBuilder, node_type: str, batch_size: int = 1024
+    model: OmniSage, builder: InputBuilder, node_type: str, batch_size: int = 1024,
+    rows: tuple[int, int] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield ``[b, D]`` float32 chunks of the embeddings of all ``node_type`` nodes, in id order."""
+    """Yield ``[b, D]`` float32 chunks of the embeddings of ``node_type`` nodes in id order
+    (all of them, or the ids in ``rows = (start, stop)``: a rank's shard)."""
     model.eval()
     device = next(model.parameters()).device
-    for ids in _chunks(builder.graph.num_nodes[node_type], batch_size):
+    for ids in _chunks(builder.graph.num_nodes[node_type], batch_size, rows):
         inputs = builder.build(node_type, ids, step=INFERENCE_STEP).to(device)
         yield model.embed(node_type, inputs).float().cpu().numpy()
 
@@ -52,12 +55,14 @@ def embed_users(
     cut_time: int,
     max_len: int,
     batch_size: int = 1024,
+    rows: tuple[int, int] | None = None,
 ) -> Iterator[np.ndarray]:
-    """Yield ``[b, D]`` float32 chunks of every user's embedding at ``cut_time``, in id order."""
+    """Yield ``[b, D]`` float32 chunks of every user's embedding at ``cut_time`` in id order
+    (or of the users ``rows = (start, stop)``)."""
     model.eval()
     device = next(model.parameters()).device
     sampler = SequenceSampler(events, max_len, cut_time, future_window=1)
-    for users in _chunks(events.num_users, batch_size):
+    for users in _chunks(events.num_users, batch_size, rows):
         hist = sampler.eval_batch(users, cut_time, window=1)
         out = np.zeros((len(users), model.dim), dtype=np.float32)
         has = hist.mask.any(1).numpy()
