@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"{args.out!r} already holds a run; pass --resume to continue it or choose a new --out"
             )
     summary = Trainer(cfg, run).fit(resume=args.resume)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+        return 0
     print(
         f"trained {summary['steps']} steps (from {summary['resumed_from']}) in "
         f"{summary['train_wall_s']:.1f}s: final loss {summary['final_loss']:.3f}, "
@@ -90,6 +93,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     kw = {k: v for k, v in (("dtype", args.dtype), ("index", args.index)) if v is not None}
     out = export_run(args.run, args.out, **kw)
+    if os.environ.get("RANK", "0") != "0":
+        return 0
     emb = Embeddings.load(out)
     counts = ", ".join(f"{t} {emb.count(t):,}" for t in emb.types)
     print(f"embedded {counts} (dim {emb.dim}) -> {out}")
