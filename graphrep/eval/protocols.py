@@ -95,12 +95,7 @@ def recommendation(vectors: Vectors, ds: GraphDataset, cfg: EvalConfig) -> dict[
     task = pair_task("user→item", ds.truth["test_pairs"], src, dst)
     train = ds.graph.csr((src, rel, dst))
     rows = task.queries
-    lengths = np.diff(train.indptr)[rows]
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    starts = np.asarray(train.indptr)[rows]
-    idx = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
-    exclude = Ragged(offsets, np.asarray(train.indices)[idx].astype(np.int64))
+    exclude = Ragged(np.asarray(train.indptr), np.asarray(train.indices, dtype=np.int64)).take(rows)
     q = _vectors(vectors, src)[rows]
     return full_rank_metrics(q, _vectors(vectors, dst), task.relevant, ks=tuple(cfg.ks), exclude=exclude)
 
