@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,6 +59,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from graphrep.train.checkpoint import latest_checkpoint
+    from graphrep.train.distributed import get_rank
     from graphrep.train.rundir import RunDir
     from graphrep.train.trainer import Trainer
 
@@ -75,7 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"{args.out!r} already holds a run; pass --resume to continue it or choose a new --out"
             )
     summary = Trainer(cfg, run).fit(resume=args.resume)
-    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 reports
+    if get_rank() != 0:  # under torchrun, rank 0 reports
         return 0
     print(
         f"trained {summary['steps']} steps (from {summary['resumed_from']}) in "
@@ -90,10 +90,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_embed(args: argparse.Namespace) -> int:
     from graphrep.embed.export import export_run
     from graphrep.embed.store import Embeddings
+    from graphrep.train.distributed import get_rank
 
     kw = {k: v for k, v in (("dtype", args.dtype), ("index", args.index)) if v is not None}
     out = export_run(args.run, args.out, **kw)
-    if os.environ.get("RANK", "0") != "0":
+    if get_rank() != 0:
         return 0
     emb = Embeddings.load(out)
     counts = ", ".join(f"{t} {emb.count(t):,}" for t in emb.types)

@@ -100,9 +100,7 @@ def popularity_vectors(dataset: GraphDataset, item_type: str = "pin") -> dict[st
     """
     g = dataset.graph
     counts = np.zeros(g.num_nodes[item_type], dtype=np.float64)
-    for src, rel, dst in g.canonical_edge_types:
-        if rel.startswith("rev_"):
-            continue
+    for src, rel, dst in g.canonical_edge_types:  # forward relations only
         if dst == item_type:
             counts += np.diff(g.csr((dst, f"rev_{rel}", src)).indptr)
     out = {t: np.ones((n, 1), dtype=np.float32) for t, n in g.num_nodes.items()}
@@ -130,8 +128,8 @@ def baseline_vectors(
 ) -> dict[str, np.ndarray]:
     """Train (if needed) and embed baseline ``name``; ``{node type: vectors}``."""
     if name == "popularity":
-        rels = [et for et in dataset.graph.canonical_edge_types if not et[1].startswith("rev_")]
-        item = "pin" if "pin" in dataset.graph.num_nodes else rels[0][2]
+        g = dataset.graph
+        item = "pin" if "pin" in g.num_nodes else g.canonical_edge_types[0][2]
         return popularity_vectors(dataset, item)
     if name == "node2vec":
         from graphrep.eval.skipgram_baseline import train_node2vec

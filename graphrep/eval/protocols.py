@@ -91,7 +91,7 @@ def link_prediction(vectors: Vectors, ds: GraphDataset) -> dict[str, dict[str, f
 
 def recommendation(vectors: Vectors, ds: GraphDataset, cfg: EvalConfig) -> dict[str, float]:
     """Full-ranking Recall@k / NDCG@k of every test user over all items, training items excluded."""
-    (src, rel, dst), = [et for et in ds.graph.canonical_edge_types if not et[1].startswith("rev_")][:1]
+    src, rel, dst = ds.graph.canonical_edge_types[0]  # the user -> item relation
     task = pair_task("user→item", ds.truth["test_pairs"], src, dst)
     train = ds.graph.csr((src, rel, dst))
     rows = task.queries

@@ -176,7 +176,6 @@ class Trainer:
         runner: nn.Module = _LossStep(model, tasks)
         if env.distributed:  # gradients averaged over ranks by torch's DDP
             runner = DistributedDataParallel(runner, find_unused_parameters=True)
-        self._streams = (env, start, base_sample)
 
         def sample(step: int) -> Any:  # rank r draws task step base + (step - start) * W + r
             return tasks.sample(rank_sample_step(step, env.rank, env.world_size, start, base_sample))
@@ -228,7 +227,8 @@ class Trainer:
                     bar.update(1)
                 if done % tc.checkpoint_every == 0 or done == tc.steps:
                     if main:
-                        self._checkpoint(model, opt, sched, done)
+                        consumed = samples_consumed(done, env.world_size, start, base_sample)
+                        self._checkpoint(model, opt, sched, done, consumed, env.world_size)
                     barrier()
                     t_prev = time.perf_counter()  # checkpoint I/O is not step time
         finally:
@@ -259,14 +259,14 @@ class Trainer:
         run.write_json(run.summary_path, summary)
         return summary
 
-    def _checkpoint(self, model: nn.Module, opt: Any, sched: Any, step: int) -> None:
-        env, start, base_sample = self._streams
+    def _checkpoint(
+        self, model: nn.Module, opt: Any, sched: Any, step: int, consumed: int, world_size: int
+    ) -> None:
         state = {
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "scheduler": sched.state_dict(), "step": step, "torch_rng": torch.get_rng_state(),
             "hparams": model.hparams, "digest": self.config.digest(),
-            "samples_consumed": samples_consumed(step, env.world_size, start, base_sample),
-            "world_size": env.world_size,
+            "samples_consumed": consumed, "world_size": world_size,
         }  # fmt: skip
         save_checkpoint(self.run.checkpoints, _cpu(state), keep=self.config.train.keep_checkpoints)
 

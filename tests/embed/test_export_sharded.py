@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import numpy as np
 import torch
@@ -13,12 +12,6 @@ from graphrep.embed.export import export_run
 from graphrep.embed.store import Embeddings
 from graphrep.train.presets import preset
 from graphrep.train.trainer import Trainer
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _worker(rank: int, world_size: int, port: int, run: str, out: str) -> None:
@@ -32,11 +25,11 @@ def _worker(rank: int, world_size: int, port: int, run: str, out: str) -> None:
             torch.distributed.destroy_process_group()
 
 
-def test_two_rank_export_matches_single_process(tmp_path):
+def test_two_rank_export_matches_single_process(tmp_path, free_port):
     run = tmp_path / "run"
     Trainer(preset("tiny").override(["train.steps=2", "train.checkpoint_every=2"]), run).fit()
     single = Embeddings.load(export_run(run, tmp_path / "single"))
-    mp.spawn(_worker, args=(2, _free_port(), str(run), str(tmp_path / "sharded")), nprocs=2)
+    mp.spawn(_worker, args=(2, free_port, str(run), str(tmp_path / "sharded")), nprocs=2)
     sharded = Embeddings.load(tmp_path / "sharded")
     assert sorted(sharded.types) == sorted(single.types)
     for t in single.types:

@@ -3,7 +3,6 @@ single-process export (3 fake ranks without a process group, then 2 gloo ranks).
 
 import itertools
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -122,11 +121,6 @@ def test_missing_or_bad_shards(tmp_path):
         write_shard(out, 0, 1, DIM, {"pin": ([np.zeros((3, DIM))], np.arange(4))})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _worker(rank: int, world_size: int, port: int, out: str) -> None:
     from graphrep.train.distributed import barrier, init_distributed
@@ -147,8 +141,8 @@ def _worker(rank: int, world_size: int, port: int, out: str) -> None:
         env.destroy()
 
 
-def test_two_gloo_ranks_write_and_merge(tmp_path):
+def test_two_gloo_ranks_write_and_merge(tmp_path, free_port):
     out = tmp_path / "emb"
-    mp.spawn(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port, str(out)), nprocs=2, join=True)
     assert _files(out) == _files(_single(tmp_path / "ref", "float16"))
     assert not shard_root(out).exists()

@@ -3,7 +3,6 @@
 
 import json
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -31,11 +30,6 @@ SIZES = (3, 5)  # unequal row counts per rank exercise the padded gather
 DIM = 4
 PAYLOAD = {"run": "r1", "steps": [1, 2, 3], "lr": 0.5}
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _inputs(rank: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,8 +68,8 @@ def _worker(rank: int, world_size: int, port: int, out: str) -> None:
         env.destroy()
 
 
-def test_two_process_gloo(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+def test_two_process_gloo(tmp_path, free_port):
+    mp.spawn(_worker, args=(2, free_port, str(tmp_path)), nprocs=2, join=True)
     xs, qs = zip(*(_inputs(r) for r in range(2)), strict=True)
     full = torch.cat(xs).requires_grad_(True)  # single-process reference
     sum(_loss(r, qs[r], full) for r in range(2)).backward()

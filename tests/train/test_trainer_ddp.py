@@ -4,7 +4,6 @@ keeps them in sync, rank 0 writes; a 2-process checkpoint resumes in 1 process."
 from __future__ import annotations
 
 import os
-import socket
 
 import numpy as np
 import torch
@@ -25,11 +24,6 @@ def config():
     )  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _worker(rank: int, world_size: int, port: int, run: str) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank),
@@ -45,9 +39,9 @@ def _worker(rank: int, world_size: int, port: int, run: str) -> None:
             torch.distributed.destroy_process_group()
 
 
-def test_two_processes_train_then_resume_in_one(tmp_path):
+def test_two_processes_train_then_resume_in_one(tmp_path, free_port):
     run = tmp_path / "run"
-    mp.spawn(_worker, args=(2, _free_port(), str(run)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port, str(run)), nprocs=2, join=True)
     # DDP kept the replicas identical
     np.testing.assert_array_equal(np.load(run / "params_0.npy"), np.load(run / "params_1.npy"))
     # rank 0 alone wrote checkpoints, logs and the model; 2 ranks consumed 2 task steps per step
