@@ -26,13 +26,9 @@ from graphrep.tasks import (
     UserEntityTask,
     default_samplers,
 )
+from graphrep.train.presets import PINTEREST_QUOTAS_SMALL
 
-QUOTAS = {
-    "pin": {"pin": 8, "board": 4},
-    "board": {"pin": 8, "board": 4},
-    "user": {"pin": 8},
-    "query": {"pin": 8, "query": 4},
-}
+QUOTAS = PINTEREST_QUOTAS_SMALL  # the tiny preset's neighborhoods
 
 
 def setup(encoder: str = "entity", batch: int = 16, seed: int = 0) -> tuple[OmniSage, MultiTask]:
