@@ -13,12 +13,14 @@ WWW 2020] as used by ItemSage (https://arxiv.org/abs/2205.11728) and OmniSage.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphrep.errors import ConfigError, ShapeError
+from graphrep.utils.collectives import GatherGroup, current_group
 
 _MODES = ("in_batch", "random", "mixed")
 
@@ -30,6 +32,14 @@ def _float(x: object, name: str, shape: tuple[int, ...] | None = None) -> Tensor
     if shape is not None and tuple(x.shape) != shape:
         raise ShapeError(f"SampledSoftmax: {name} must have shape {shape}, got {tuple(x.shape)}")
     return x
+
+
+def _pool(group: GatherGroup | None, x: Tensor | None) -> tuple[Any, int]:
+    """Every rank's ``x`` concatenated (rank order) and this rank's row offset in it."""
+    if group is None or x is None:
+        return x, 0
+    parts = group.gather(x)
+    return torch.cat(parts), sum(int(p.shape[0]) for p in parts[: group.rank])
 
 
 def _ids(x: object, name: str, shape: tuple[int, ...]) -> Tensor:
@@ -69,15 +79,25 @@ class SampledSoftmax(nn.Module):
     * ``"mixed"``: both, logits ``[B, B + N]``.
 
     **logQ.** With ``logq=True`` *every* candidate, the positive included, is
-    corrected by the log probability that it was drawn as a candidate (Yi et al.,
-    eq. 3; also TensorFlow's sampled softmax): in-batch candidates and the positive
-    by ``log_q_positive`` (the item's frequency in the stream of batch positives,
-    e.g. from :class:`~graphrep.models.sketch.SketchLogQ`), random negatives by
-    ``log_q_random`` (their sampler's probability). In ``"random"`` mode the
-    positive is corrected by ``log_q_positive`` too, which should then hold its
-    probability under the *random* sampler. Offsets shared by all candidates of a
-    row cancel; when mixing two groups, give both in the same units (e.g. log
-    probability per draw + log number of draws, i.e. log expected count).
+    corrected by the log of its expected count among the candidates (Yi et al.,
+    eq. 3; also TensorFlow's sampled softmax). Callers give log probabilities *per
+    draw*; the module adds the log number of draws of each group: in-batch
+    candidates and the positive get ``log_q_positive + log B`` (the item's frequency
+    in the stream of batch positives, e.g. from
+    :class:`~graphrep.models.sketch.SketchLogQ`, with :math:`B` all ranks' rows when
+    pooled), random negatives ``log_q_random + log N`` (their sampler's probability;
+    :math:`N` shared draws, or :math:`K` per row). In ``"random"`` mode the positive
+    gets ``log_q_positive + log N``, so it should hold its probability under the
+    *random* sampler. Offsets shared by all candidates of a row cancel.
+
+    **Pooled over ranks.** Inside :func:`~graphrep.utils.collectives.pooled_negatives`
+    (the trainer under ``torchrun``, or virtual ranks), the in-batch candidates and
+    the shared random negatives of every rank of the group are gathered
+    (differentiably) and every rank's rows are scored against all of them, as
+    PinnerFormer (https://arxiv.org/abs/2205.04507) does across GPUs. The ``"mean"``
+    loss is then :math:`W \\cdot \\sum_{\text{own rows}} \\ell_b / B_{\text{global}}`,
+    so the ranks' mean (what DDP's gradient averaging optimises) is the mean over all
+    ranks' rows, even when ranks hold different numbers of rows.
 
     **Masking** (logit :math:`\\to -\\infty`; the positive itself is never masked):
 
@@ -188,8 +208,8 @@ class SampledSoftmax(nn.Module):
             positive_ids: ``[B]`` item ids of the positives (needed for masking).
             random_negatives: ``[N, D]`` shared or ``[B, K, D]`` per-row negatives.
             random_negative_ids: ids of the random negatives, ``[N]`` or ``[B, K]``.
-            log_q_positive: ``[B]`` :math:`\\log Q` of each positive (see class doc).
-            log_q_random: :math:`\\log Q` of the random negatives, shape of their ids.
+            log_q_positive: ``[B]`` log probability per draw of each positive (class doc).
+            log_q_random: log probability per draw of the random negatives (shape of their ids).
             exclude_ids: ``[B, P]`` further ids that are not negatives for row ``b``
                 (pad with ``-1``).
 
@@ -230,70 +250,86 @@ class SampledSoftmax(nn.Module):
                 "SampledSoftmax: negatives='in_batch' takes no random_negatives; "
                 "use negatives='mixed' or 'random'"
             )
+        group = current_group()
         tau = self._tau()
         q = query.float()
         logits, masks = [], []
+        if use_random:
+            s_rand, m_rand, n_rand = self._random(
+                q, tau, group, positive_ids, random_negatives, random_negative_ids,
+                log_q_random, exclude_ids, d,
+            )  # fmt: skip
         if in_batch:
-            s = q @ positive.float().T / tau  # [B, B]; diagonal = positives
+            cols, offset = _pool(group, positive)
+            col_ids, _ = _pool(group, positive_ids)
+            rows_total = cols.shape[0]
+            s = q @ cols.float().T / tau  # [b, B_global]; row i's positive is column offset + i
             if self.logq:
-                s = s - log_q_positive[None, :]
+                lq, _ = _pool(group, log_q_positive)
+                s = s - (lq + math.log(max(rows_total, 1)))[None, :]
             logits.append(s)
-            masks.append(self._in_batch_mask(positive_ids, exclude_ids, b, query.device))
+            shape = (b, rows_total)
+            masks.append(
+                self._in_batch_mask(positive_ids, col_ids, exclude_ids, offset, shape, query.device)
+            )
+            target = offset + torch.arange(b, device=query.device)
         else:
             s = (q * positive.float()).sum(-1, keepdim=True) / tau
             if self.logq:
-                s = s - log_q_positive[:, None]
+                s = s - (log_q_positive + math.log(max(n_rand, 1)))[:, None]
             logits.append(s)
             masks.append(torch.zeros(b, 1, dtype=torch.bool, device=query.device))
+            target = query.new_zeros(b, dtype=torch.long)
+            rows_total = b if group is None else sum(int(r.shape[0]) for r in group.gather(q[:, :1]))
         if use_random:
-            s, m = self._random(
-                q,
-                tau,
-                positive_ids,
-                random_negatives,
-                random_negative_ids,
-                log_q_random,
-                exclude_ids,
-                d,
-            )
-            logits.append(s)
-            masks.append(m)
+            logits.append(s_rand)
+            masks.append(m_rand)
         logits_all = torch.cat(logits, dim=1).masked_fill(torch.cat(masks, dim=1), -math.inf)
-        target = (
-            torch.arange(b, device=query.device)
-            if in_batch
-            else query.new_zeros(b, dtype=torch.long)
-        )
-        return F.cross_entropy(logits_all, target, reduction=self.reduction)
+        rows = F.cross_entropy(logits_all, target, reduction="none")
+        if self.reduction == "none":
+            return rows
+        # DDP averages the ranks' gradients: scale by W so that the mean over ranks is the
+        # loss of all ranks' rows together (also when ranks hold different numbers of rows)
+        scale = 1 if group is None else group.world_size
+        if self.reduction == "sum":
+            return rows.sum() * scale
+        return rows.sum() * (scale / max(rows_total, 1))
 
     def _in_batch_mask(
-        self, ids: Tensor | None, exclude: Tensor | None, b: int, device: torch.device
-    ) -> Tensor:
-        """``[B, B]`` True where column ``j`` is not a negative of row ``i``."""
-        mask = torch.zeros(b, b, dtype=torch.bool, device=device)
-        if ids is not None:
-            same = ids[:, None] == ids[None, :]
-            if self.remove_accidental_hits:
-                mask |= same
-            if self.remove_duplicates:  # column j repeats an earlier column k < j
-                mask |= torch.triu(same, diagonal=1).any(dim=0)[None, :]
-            if exclude is not None:
-                mask |= (ids[None, :, None] == exclude[:, None, :]).any(-1)
-        mask.fill_diagonal_(False)
+        self, ids: Tensor | None, col_ids: Tensor | None, exclude: Tensor | None,
+        offset: int, shape: tuple[int, int], device: torch.device,
+    ) -> Tensor:  # fmt: skip
+        """``[b, B_global]`` True where column ``j`` is not a negative of row ``i`` (row
+        ``i``'s positive is column ``offset + i``)."""
+        mask = torch.zeros(shape, dtype=torch.bool, device=device)
+        if ids is None or col_ids is None:
+            return mask
+        b = shape[0]
+        if self.remove_accidental_hits:
+            mask |= ids[:, None] == col_ids[None, :]
+        if self.remove_duplicates:  # column j repeats an earlier column k < j
+            same = col_ids[:, None] == col_ids[None, :]
+            mask |= torch.triu(same, diagonal=1).any(dim=0)[None, :]
+        if exclude is not None:
+            mask |= (col_ids[None, :, None] == exclude[:, None, :]).any(-1)
+        rows = torch.arange(b, device=device)
+        mask[rows, offset + rows] = False
         return mask
 
     def _random(
         self,
         q: Tensor,
         tau: Tensor,
+        group: GatherGroup | None,
         positive_ids: Tensor | None,
         negs: Tensor | None,
         neg_ids: Tensor | None,
         log_q: Tensor | None,
         exclude: Tensor | None,
         d: int,
-    ) -> tuple[Tensor, Tensor]:
-        """Logits ``[B, N]`` of the random negatives and their mask."""
+    ) -> tuple[Tensor, Tensor, int]:
+        """Logits ``[B, N]`` of the random negatives, their mask and the number of draws
+        (shared negatives are pooled over the group's ranks)."""
         b = q.shape[0]
         if negs is None:
             raise ConfigError(
@@ -301,37 +337,42 @@ class SampledSoftmax(nn.Module):
                 "([N, D] shared or [B, K, D] per row)"
             )
         negs = _float(negs, "random_negatives")
-        if negs.dim() == 2 and negs.shape[1] == d:
-            s = q @ negs.float().T
-        elif negs.dim() == 3 and negs.shape[0] == b and negs.shape[2] == d:
-            s = torch.einsum("bd,bkd->bk", q, negs.float())
-        else:
+        shared = negs.dim() == 2 and negs.shape[1] == d
+        if not shared and not (negs.dim() == 3 and negs.shape[0] == b and negs.shape[2] == d):
             raise ShapeError(
                 f"SampledSoftmax: random_negatives must be [N, {d}] or [{b}, K, {d}], "
                 f"got {tuple(negs.shape)}"
             )
         id_shape = tuple(negs.shape[:-1])
+        if self.logq and log_q is None:
+            raise ConfigError("SampledSoftmax: logq=True needs log_q_random for random_negatives")
+        need_ids = self.remove_accidental_hits or exclude is not None
+        if need_ids and neg_ids is None:
+            raise ConfigError(
+                "SampledSoftmax: random_negative_ids are required to mask "
+                "accidental hits; pass them or set remove_accidental_hits=False"
+            )
+        log_q = _float(log_q, "log_q_random", id_shape).float() if self.logq else None
+        ids = _ids(neg_ids, "random_negative_ids", id_shape) if need_ids else None
+        if shared:
+            negs, _ = _pool(group, negs)
+            log_q, _ = _pool(group, log_q)
+            ids, _ = _pool(group, ids)
+            s = q @ negs.float().T
+        else:
+            s = torch.einsum("bd,bkd->bk", q, negs.float())
+        draws = int(negs.shape[-2])
         s = s / tau
-        if self.logq:
-            if log_q is None:
-                raise ConfigError(
-                    "SampledSoftmax: logq=True needs log_q_random for random_negatives"
-                )
-            s = s - _float(log_q, "log_q_random", id_shape).float()
+        if log_q is not None:
+            s = s - (log_q + math.log(max(draws, 1)))
         mask = torch.zeros_like(s, dtype=torch.bool)
-        if self.remove_accidental_hits or exclude is not None:
-            if neg_ids is None:
-                raise ConfigError(
-                    "SampledSoftmax: random_negative_ids are required to mask "
-                    "accidental hits; pass them or set remove_accidental_hits=False"
-                )
-            ids = _ids(neg_ids, "random_negative_ids", id_shape)
+        if ids is not None:
             ids = ids.expand(b, -1) if ids.dim() == 1 else ids  # [B, N]
             if self.remove_accidental_hits:
                 mask |= ids == positive_ids[:, None]
             if exclude is not None:
                 mask |= (ids[:, :, None] == exclude[:, None, :]).any(-1)
-        return s, mask
+        return s, mask, draws
 
     def extra_repr(self) -> str:
         return (

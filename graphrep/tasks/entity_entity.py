@@ -43,6 +43,7 @@ from graphrep.samplers.covisit import CoVisitPairSampler, derive_seed
 from graphrep.samplers.negatives import PopularityNegativeSampler, UniformNegativeSampler
 from graphrep.samplers.pairs import EdgePairSampler, PairBatch
 from graphrep.tasks.inputs import EntityInputs, InputBuilder
+from graphrep.utils.collectives import current_group
 
 _NEG_SALT = 0x4E47
 
@@ -295,8 +296,7 @@ class EntityEntityTask:
         b, k = len(batch), int(batch.neg_ids.shape[0])
         softmax = model.get_loss(self.name)
         if b == 0:  # e.g. no co-visited pair in the batch: nothing to learn from
-            zero = next(model.parameters()).sum() * 0.0  # keeps backward() valid
-            return zero, {"loss": 0.0, "accuracy": 0.0, "temperature": softmax.temperature}
+            return self._empty_loss(model, softmax)
         z = {t: model.embed(t, x) for t, x in batch.inputs.items()}
         same = batch.src_type == batch.dst_type
         query = z[batch.src_type][:b]
@@ -308,14 +308,29 @@ class EntityEntityTask:
             kwargs["random_negatives"] = z[batch.dst_type][off + b : off + b + k]
             kwargs["random_negative_ids"] = batch.neg_ids
         if softmax.logq:
-            kwargs["log_q_positive"] = batch.log_q_pos + math.log(max(b, 1))
+            kwargs["log_q_positive"] = batch.log_q_pos
             if softmax.negatives != "in_batch":
-                kwargs["log_q_random"] = batch.log_q_neg + math.log(max(k, 1))
+                kwargs["log_q_random"] = batch.log_q_neg
         loss = softmax(query, positive, **kwargs)
         acc = in_batch_accuracy(
             query.detach(), positive.detach(), batch.dst_ids, batch.src_ids if same else None
         )
         return loss, {"loss": float(loss.detach()), "accuracy": acc, "temperature": softmax.temperature}
+
+    @staticmethod
+    def _empty_loss(model: Any, softmax: Any) -> tuple[Tensor, dict[str, float]]:
+        """Zero loss of an empty batch that keeps ``backward()`` valid; with pooled
+        negatives the softmax still runs (on no rows), so every rank gathers in lockstep."""
+        zero = next(model.parameters()).sum() * 0.0
+        if current_group() is not None:
+            empty = torch.zeros(0, model.dim, device=zero.device)
+            ids = torch.zeros(0, dtype=torch.long, device=zero.device)
+            lq = torch.zeros(0, device=zero.device)
+            kwargs: dict[str, Any] = {"positive_ids": ids, "log_q_positive": lq}
+            if softmax.negatives != "in_batch":
+                kwargs.update(random_negatives=empty, random_negative_ids=ids, log_q_random=lq)
+            zero = zero + softmax(empty, empty, **kwargs)
+        return zero, {"loss": 0.0, "accuracy": 0.0, "temperature": softmax.temperature}
 
     def __repr__(self) -> str:
         return (

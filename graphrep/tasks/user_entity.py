@@ -249,19 +249,16 @@ class UserEntityTask:
         self, model: Any, name: str, query: Tensor, keys: Tensor, log_q: Tensor,
         table: Tensor, batch: UserTaskBatch,
     ) -> tuple[Tensor, float]:  # fmt: skip
-        if query.shape[0] == 0:
-            return table.sum() * 0.0, 0.0
-        softmax = model.get_loss(name)
+        softmax = model.get_loss(name)  # called even with no rows: ranks gather in lockstep
         kwargs: dict[str, Any] = {"positive_ids": keys}
         neg_rows = batch.items.index["negatives"]
-        k = int(neg_rows.shape[0])
         if softmax.negatives != "in_batch":
             kwargs["random_negatives"] = table[neg_rows]
             kwargs["random_negative_ids"] = neg_rows
         if softmax.logq:
-            kwargs["log_q_positive"] = log_q + math.log(query.shape[0])
+            kwargs["log_q_positive"] = log_q
             if softmax.negatives != "in_batch":
-                kwargs["log_q_random"] = batch.log_q_neg + math.log(max(k, 1))
+                kwargs["log_q_random"] = batch.log_q_neg
         loss = softmax(query, table[keys], **kwargs)
         return loss, in_batch_accuracy(query.detach(), table[keys].detach(), keys, None)
 

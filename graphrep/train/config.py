@@ -220,7 +220,13 @@ class TaskConfig:
 
 @dataclass
 class TrainConfig:
-    """Optimisation, checkpointing and logging."""
+    """Optimisation, checkpointing and logging.
+
+    Data parallelism: ``gather_negatives`` pools the sampled-softmax candidates of all
+    ranks (under ``torchrun``); ``virtual_ranks = W`` runs ``W`` ranks as threads of one
+    process, computing exactly what a ``W``-process run computes (the same batches,
+    candidate pools and averaged gradient), e.g. to continue a multi-GPU run on one machine.
+    """
 
     steps: int = 1000
     lr: float = 2e-3
@@ -235,9 +241,12 @@ class TrainConfig:
     num_threads: int = 0
     device: str = "cpu"
     progress: bool = True
+    gather_negatives: bool = True
+    virtual_ranks: int = 1
 
     def __post_init__(self) -> None:
         _positive(self.steps, "train.steps")
+        _positive(self.virtual_ranks, "train.virtual_ranks")
         if not self.lr > 0:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         _positive(self.weight_decay, "train.weight_decay", 0)

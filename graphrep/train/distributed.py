@@ -3,9 +3,7 @@ r"""Data-parallel building blocks on ``torch.distributed`` (started by ``torchru
 Every rank runs the same program on its own batches; gradients are averaged by
 :class:`torch.nn.parallel.DistributedDataParallel`. This module holds what the
 training loop needs around that: process-group setup from ``torchrun``'s
-environment (gloo on CPU, NCCL on GPU), per-rank seeds and step streams, a
-differentiable all-gather for cross-rank negatives, and small collectives that
-are no-ops in a single process.
+environment (gloo on CPU, NCCL on GPU), per-rank seeds and step streams.
 
 **Step streams.** Batches are pure functions of the task step (see
 :mod:`graphrep.tasks`). At optimizer step :math:`s` of a run of world size
@@ -21,50 +19,33 @@ optimizer step :math:`s_0` with :math:`g_0` consumed batches under a new world
 size :math:`W'` continues the same sequence,
 :math:`t(s, r) = g_0 + (s - s_0)\,W' + r`, so no batch is repeated or skipped.
 
-**Cross-rank negatives** (PinnerFormer, https://arxiv.org/abs/2205.04507, trains
-with negatives gathered from all GPUs): :func:`all_gather_with_grad` returns
-:math:`G = [x_0; \dots; x_{W-1}]` and routes gradients back to each slice,
-
-.. math::
-    \frac{\partial \sum_{r'} \mathcal{L}_{r'}}{\partial x_r}
-    = \Bigl[\sum_{r'} \frac{\partial \mathcal{L}_{r'}}{\partial G}\Bigr]_{\text{rows of } r},
-
-(all-reduce of the gradient, then the own slice: the SimCLR / CLIP trick). With
-DDP's gradient averaging the parameters then follow
-:math:`\nabla \tfrac1W \sum_r \mathcal{L}_r`, as one process computing every
-rank's loss would.
+**Collectives** (the differentiable all-gather, broadcast, barrier, mean) live in
+:mod:`graphrep.utils.collectives`, below ``models``, because the sampled softmax
+gathers its negatives across ranks; they are re-exported here.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch import Tensor
 
-from graphrep.errors import ConfigError, ShapeError
+from graphrep.errors import ConfigError
+from graphrep.utils.collectives import (
+    all_gather_with_grad,
+    all_reduce_mean,
+    barrier,
+    broadcast_object,
+    gather_ids,
+    get_rank,
+    get_world_size,
+    is_initialized,
+)
 
 _ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-
-
-def is_initialized() -> bool:
-    """Whether a default process group exists."""
-    return dist.is_available() and dist.is_initialized()
-
-
-def get_rank() -> int:
-    """This process's rank (0 without a process group)."""
-    return dist.get_rank() if is_initialized() else 0
-
-
-def get_world_size() -> int:
-    """Number of processes (1 without a process group)."""
-    return dist.get_world_size() if is_initialized() else 1
 
 
 @dataclass(frozen=True)
@@ -221,113 +202,6 @@ def shard_steps(start: int, stop: int, rank: int, world_size: int, base_step: in
     """Task steps rank ``rank`` samples for optimizer steps ``[start, stop)``, in order."""
     first = rank_sample_step(start, rank, world_size, base_step, base_sample)
     return range(first, first + max(0, stop - start) * world_size, world_size)
-
-
-def _comm_device(x: Tensor | None = None) -> torch.device:
-    if dist.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu") if x is None else x.device
-
-
-def _gather(x: Tensor) -> tuple[list[Tensor], list[int]]:
-    """All-gather ``x`` (dim-0 sizes may differ per rank): per-rank tensors and sizes."""
-    ws = dist.get_world_size()
-    n = torch.tensor([x.shape[0]], dtype=torch.long, device=x.device)
-    sizes_t = [torch.zeros_like(n) for _ in range(ws)]
-    dist.all_gather(sizes_t, n)
-    sizes = [int(s) for s in torch.cat(sizes_t).tolist()]
-    m = max(sizes)
-    x = x.contiguous()
-    if x.shape[0] < m:
-        x = torch.cat([x, x.new_zeros((m - x.shape[0], *x.shape[1:]))])
-    parts = [torch.empty_like(x) for _ in range(ws)]
-    dist.all_gather(parts, x)
-    return [p[:s] for p, s in zip(parts, sizes, strict=True)], sizes
-
-
-class _AllGather(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, x: Tensor) -> Tensor:
-        parts, sizes = _gather(x)
-        rank = dist.get_rank()
-        ctx.lo, ctx.hi = sum(sizes[:rank]), sum(sizes[: rank + 1])
-        return torch.cat(parts)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> Tensor:
-        grad = grad.contiguous().clone()
-        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
-        return grad[ctx.lo : ctx.hi]
-
-
-def _check_gatherable(x: Any, name: str) -> Tensor:
-    if not isinstance(x, Tensor) or x.dim() < 1:
-        got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-        raise ShapeError(f"{name}: expected a tensor with at least one dimension, got {got}")
-    return x
-
-
-def all_gather_with_grad(x: Tensor) -> Tensor:
-    """Concatenate every rank's ``x`` along dim 0, differentiably (module docstring).
-
-    Ranks may hold different numbers of rows; trailing dimensions and dtype must
-    agree. The result is ``[sum_r n_r, ...]`` in rank order; gradients reach the
-    local rows summed over all ranks' losses. Identity without a process group.
-    """
-    x = _check_gatherable(x, "all_gather_with_grad")
-    if not is_initialized() or dist.get_world_size() == 1:
-        return x
-    return _AllGather.apply(x)
-
-
-@torch.no_grad()
-def gather_ids(ids: Tensor) -> Tensor:
-    """Concatenate every rank's ``ids`` along dim 0 (no gradient; sizes may differ)."""
-    ids = _check_gatherable(ids, "gather_ids")
-    if not is_initialized() or dist.get_world_size() == 1:
-        return ids
-    return torch.cat(_gather(ids)[0])
-
-
-def broadcast_object(obj: Any = None, src: int = 0) -> Any:
-    """Send a JSON-serialisable ``obj`` from rank ``src`` to every rank (sent as UTF-8
-    JSON, never pickled); returns it. Single-process: returns ``obj``."""
-    if not is_initialized():
-        return obj
-    dev = _comm_device()
-    if dist.get_rank() == src:
-        try:
-            data = json.dumps(obj).encode()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"broadcast_object: obj must be JSON-serialisable ({exc})") from exc
-        size = torch.tensor([len(data)], dtype=torch.long, device=dev)
-    else:
-        size = torch.zeros(1, dtype=torch.long, device=dev)
-    dist.broadcast(size, src)
-    if dist.get_rank() == src:
-        buf = torch.frombuffer(bytearray(data), dtype=torch.uint8).to(dev)
-    else:
-        buf = torch.empty(int(size), dtype=torch.uint8, device=dev)
-    dist.broadcast(buf, src)
-    return json.loads(bytes(buf.cpu().numpy()).decode())
-
-
-def barrier() -> None:
-    """Wait for every rank (no-op single-process)."""
-    if is_initialized():
-        if dist.get_backend() == "nccl":  # name the device (else NCCL guesses and warns)
-            dist.barrier(device_ids=[torch.cuda.current_device()])
-        else:
-            dist.barrier()
-
-
-def all_reduce_mean(value: float) -> float:
-    """Mean of ``value`` over ranks, in float64 (``value`` itself single-process)."""
-    if not is_initialized():
-        return float(value)
-    t = torch.tensor([float(value)], dtype=torch.float64, device=_comm_device())
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return float(t) / dist.get_world_size()
 
 
 __all__ = [

@@ -44,6 +44,12 @@ from graphrep.train.logger import MetricLogger
 from graphrep.train.prefetch import Prefetcher
 from graphrep.train.rundir import RunDir
 from graphrep.utils.atomic import atomic_file
+from graphrep.utils.collectives import (
+    ProcessGroupGather,
+    ThreadGroup,
+    pooled_negatives,
+    run_ranks,
+)
 
 
 def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
@@ -79,13 +85,14 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _examples(batches: dict[str, Any]) -> int:
+def _examples(rank_batches: list[dict[str, Any]]) -> int:
     n = 0
-    for b in batches.values():
-        try:
-            n += len(b)
-        except TypeError:
-            continue
+    for batches in rank_batches:
+        for b in batches.values():
+            try:
+                n += len(b)
+            except TypeError:
+                continue
     return n
 
 
@@ -170,6 +177,13 @@ class Trainer:
             base_sample = int(state.get("samples_consumed", start))
         else:
             torch.manual_seed(tc.seed)
+        if tc.virtual_ranks > 1 and env.distributed:
+            raise ConfigError(
+                f"train.virtual_ranks={tc.virtual_ranks} emulates several ranks in one process; "
+                "under torchrun leave it at 1 (the processes are the ranks)"
+            )
+        ranks = tc.virtual_ranks  # logical ranks of this process: first, first + 1, ...
+        world, first = env.world_size * ranks, env.rank * ranks
         main = env.is_main
         logger = MetricLogger(run.logs, resume_step=start if ckpt is not None else None) if main else None
         model.train()
@@ -177,8 +191,11 @@ class Trainer:
         if env.distributed:  # gradients averaged over ranks by torch's DDP
             runner = DistributedDataParallel(runner, find_unused_parameters=True)
 
-        def sample(step: int) -> Any:  # rank r draws task step base + (step - start) * W + r
-            return tasks.sample(rank_sample_step(step, env.rank, env.world_size, start, base_sample))
+        def sample(step: int) -> list[Any]:  # rank r draws task step base + (step - start) * W + r
+            return [tasks.sample(rank_sample_step(step, r, world, start, base_sample))
+                    for r in range(first, first + ranks)]  # fmt: skip
+
+        losses = _RankLosses(runner, ranks, tc.gather_negatives, env.distributed)
 
         totals = {"wait": 0.0, "step": 0.0, "examples": 0, "steps": 0}
         window = {"wait": 0.0, "step": 0.0, "examples": 0}
@@ -188,8 +205,9 @@ class Trainer:
         try:
             t_prev = time.perf_counter()
             for step, batches, wait in stream:
-                batches = tasks.to(batches, device) if device.type != "cpu" else batches
-                loss, metrics = runner(batches)
+                if device.type != "cpu":
+                    batches = [tasks.to(b, device) for b in batches]
+                loss, metrics = losses(batches)
                 if not math.isfinite(metrics["loss"]):
                     raise TrainingError(
                         f"training loss became {metrics['loss']} at step {step}; lower train.lr "
@@ -227,8 +245,8 @@ class Trainer:
                     bar.update(1)
                 if done % tc.checkpoint_every == 0 or done == tc.steps:
                     if main:
-                        consumed = samples_consumed(done, env.world_size, start, base_sample)
-                        self._checkpoint(model, opt, sched, done, consumed, env.world_size)
+                        consumed = samples_consumed(done, world, start, base_sample)
+                        self._checkpoint(model, opt, sched, done, consumed, world)
                     barrier()
                     t_prev = time.perf_counter()  # checkpoint I/O is not step time
         finally:
@@ -247,16 +265,16 @@ class Trainer:
             "peak_rss_mib": peak_rss_mib(),
             "num_threads": torch.get_num_threads(),
         }
-        if not main:
-            return summary
-        summary["world_size"] = env.world_size
-        final = {
-            "model": model.state_dict(), "hparams": model.hparams, "step": tc.steps,
-            "config": cfg.to_dict(), "digest": cfg.digest(), "version": __version__,
-        }  # fmt: skip
-        with atomic_file(run.model_path) as f:
-            torch.save({k: _cpu(v) for k, v in final.items()}, f)
-        run.write_json(run.summary_path, summary)
+        summary["world_size"] = world
+        if main:
+            final = {
+                "model": model.state_dict(), "hparams": model.hparams, "step": tc.steps,
+                "config": cfg.to_dict(), "digest": cfg.digest(), "version": __version__,
+            }  # fmt: skip
+            with atomic_file(run.model_path) as f:
+                torch.save({k: _cpu(v) for k, v in final.items()}, f)
+            run.write_json(run.summary_path, summary)
+        barrier()  # every rank returns once model.pt exists
         return summary
 
     def _checkpoint(
@@ -281,6 +299,29 @@ class _LossStep(nn.Module):
 
     def forward(self, batches: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         return self.tasks.loss(self.model, batches)
+
+
+class _RankLosses:
+    """The loss of this process's ranks: one (the process is the rank; under torchrun its
+    candidates are pooled with the other processes') or ``W`` virtual ranks run as threads
+    whose candidates are pooled and whose losses are averaged, as DDP averages gradients."""
+
+    def __init__(self, runner: nn.Module, ranks: int, gather: bool, distributed: bool) -> None:
+        self.runner, self.ranks = runner, ranks
+        self.group = ThreadGroup(ranks) if ranks > 1 and gather else None
+        self.pool = ProcessGroupGather() if gather and distributed else None
+
+    def __call__(self, batches: list[dict[str, Any]]) -> tuple[torch.Tensor, dict[str, float]]:
+        if self.ranks == 1:
+            with pooled_negatives(self.pool):
+                return self.runner(batches[0])
+        if self.group is None:  # virtual ranks without pooled candidates
+            results = [self.runner(b) for b in batches]
+        else:
+            results = run_ranks(self.group, lambda _, b: self.runner(b), batches)
+        loss = torch.stack([r[0] for r in results]).mean()
+        keys = results[0][1].keys()
+        return loss, {k: sum(r[1][k] for r in results) / len(results) for k in keys}
 
 
 def _cpu(value: Any) -> Any:

@@ -10,9 +10,14 @@ from graphrep.models.sampled_softmax import SampledSoftmax
 
 
 def reference_loss(q, p, pid, rn, rid, lqp, lqr, tau, mode, logq, acc, dup, exclude):
-    """Per-row sampled softmax computed with explicit loops in float64."""
+    """Per-row sampled softmax computed with explicit loops in float64. ``lqp``/``lqr`` are
+    log probabilities per draw; the expected count adds log B (in-batch) or log N (random)."""
     q, p = np.asarray(q, np.float64), np.asarray(p, np.float64)
     B = len(q)
+    n_random = rn.shape[-2] if rn.ndim >= 2 else 0
+    if logq:
+        lqp = np.asarray(lqp, np.float64) + math.log(B if mode != "random" else n_random)
+        lqr = None if lqr is None else np.asarray(lqr, np.float64) + math.log(max(n_random, 1))
     losses = []
     for b in range(B):
         ex = set() if exclude is None else {int(e) for e in exclude[b]}

@@ -1,5 +1,7 @@
-"""Trainer under torch.distributed (2 gloo processes): ranks sample distinct batches, DDP
-keeps them in sync, rank 0 writes; a 2-process checkpoint resumes in 1 process."""
+"""Trainer under torch.distributed (2 gloo processes): ranks sample distinct batches and pool
+their negatives, DDP keeps them in sync, rank 0 writes; the loss curve and the exported
+embeddings equal a 1-process run of 2 virtual ranks (the same global batch); a 2-process
+checkpoint resumes in 1 process."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import numpy as np
 import torch
 import torch.multiprocessing as mp
 
+from graphrep.embed.export import export_run
+from graphrep.embed.store import Embeddings
 from graphrep.train.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 from graphrep.train.logger import read_metrics
 from graphrep.train.presets import preset
@@ -17,10 +21,10 @@ from graphrep.train.trainer import Trainer
 STEPS, EVERY = 6, 3
 
 
-def config():
+def config(*extra: str):
     return preset("tiny").override(
         [f"train.steps={STEPS}", f"train.checkpoint_every={EVERY}", "train.log_every=1",
-         "train.warmup_steps=1", "train.num_threads=1"]
+         "train.warmup_steps=1", "train.num_threads=1", *extra]
     )  # fmt: skip
 
 
@@ -34,6 +38,7 @@ def _worker(rank: int, world_size: int, port: int, run: str) -> None:
         assert trainer.components is not None
         params = torch.cat([p.detach().flatten() for p in trainer.components.model.parameters()])
         np.save(os.path.join(run, f"params_{rank}.npy"), params.numpy())
+        export_run(run)  # sharded: each rank embeds a slice, rank 0 merges
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -50,6 +55,16 @@ def test_two_processes_train_then_resume_in_one(tmp_path, free_port):
     assert state["samples_consumed"] == 2 * STEPS
     assert [r["step"] for r in read_metrics(run / "logs" / "metrics.csv")] == list(range(1, 7))
     assert (run / "model.pt").is_file()
+    # one process running the 2 ranks as threads computes the same run
+    virtual = tmp_path / "virtual"
+    assert Trainer(config("train.virtual_ranks=2"), virtual).fit()["world_size"] == 2
+    curve = [r["loss"] for r in read_metrics(run / "logs" / "metrics.csv")]
+    np.testing.assert_allclose(
+        [r["loss"] for r in read_metrics(virtual / "logs" / "metrics.csv")], curve, rtol=1e-5
+    )
+    ddp_emb, one_emb = Embeddings.load(run / "embeddings"), Embeddings.load(export_run(virtual))
+    for t in one_emb.types:
+        np.testing.assert_allclose(ddp_emb.vectors(t), one_emb.vectors(t), atol=2e-5)
     # resume the 2-process run from its step-3 checkpoint in a single process
     for step, path in list_checkpoints(run / "checkpoints"):
         if step > EVERY:
