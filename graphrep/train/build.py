@@ -38,7 +38,7 @@ def load_dataset(cfg: DataConfig) -> GraphDataset:
 
         return generate(cfg.preset, cfg.seed)
     if cfg.dataset == "dir":
-        return GraphDataset.load(cfg.path)
+        return GraphDataset.load(cfg.path, mmap=cfg.mmap)
     if not cfg.root:
         raise ConfigError(
             f"dataset {cfg.dataset!r} needs data.root (--root PATH): the directory with its files"

@@ -48,6 +48,9 @@ class DataConfig:
         path: dataset directory for ``dataset="dir"``.
         root: directory holding a real dataset's raw files (read only).
         cache_dir: writable directory for processed files (default: ``~/.cache/graphrep``).
+        mmap: open saved datasets (``RUN/data``, ``dataset="dir"``) memory-mapped, so the
+            processes of one machine share one copy of the topology in the page cache;
+            ``False`` reads a private copy into each process's memory.
     """
 
     dataset: str = "synthetic"
@@ -56,6 +59,7 @@ class DataConfig:
     path: str | None = None
     root: str | None = None
     cache_dir: str | None = None
+    mmap: bool = True
 
     def __post_init__(self) -> None:
         if not is_known_dataset(self.dataset):
@@ -327,15 +331,24 @@ class RunConfig:
         return from_dict(RunConfig, merge(self.to_dict(), data))
 
     def digest(self) -> str:
-        """A short hash of the model-relevant config (recorded in exports)."""
+        """A short hash of the model-relevant config (recorded in exports). How a run is
+        executed (threads, device, virtual ranks, memory mapping, caches) is left out, so a
+        run can resume with other settings of those."""
         keep = {k: v for k, v in self.to_dict().items() if k not in ("eval", "embed")}
-        keep["train"] = {k: v for k, v in keep["train"].items() if k not in ("progress", "num_threads")}
+        keep["train"] = {k: v for k, v in keep["train"].items() if k not in _EXECUTION["train"]}
+        keep["data"] = {k: v for k, v in keep["data"].items() if k not in _EXECUTION["data"]}
         blob = json.dumps(keep, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the resolved config as YAML (atomically)."""
         save_yaml(self.to_dict(), path)
+
+
+_EXECUTION = {
+    "train": ("progress", "num_threads", "device", "virtual_ranks"),
+    "data": ("mmap", "cache_dir"),
+}
 
 
 def load_config(path: str | os.PathLike) -> RunConfig:

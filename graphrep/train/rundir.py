@@ -60,11 +60,12 @@ class RunDir:
 
     def dataset(self, config: RunConfig | None = None) -> GraphDataset:
         """The run's dataset: ``RUN/data`` if saved there, else what the config names."""
+        data = (config or self.config()).data
         if self.data_path.exists():
-            return GraphDataset.load(self.data_path)
+            return GraphDataset.load(self.data_path, mmap=data.mmap)
         from graphrep.train.build import load_dataset
 
-        return load_dataset((config or self.config()).data)
+        return load_dataset(data)
 
     def trained_state(self) -> dict[str, Any]:
         """``model.pt`` (written when training finished)."""

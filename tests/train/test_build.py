@@ -53,3 +53,14 @@ def test_covisit_positives_from_a_metapath(ds):
     assert isinstance(task.pairs, CoVisitPairSampler) and task.src_type == task.dst_type == "pin"
     with pytest.raises(ConfigError, match="relation or metapath"):
         preset("tiny").override(["tasks.specs=[{name: x, kind: entity_entity}]"])
+
+
+def test_saved_dataset_opens_memory_mapped_unless_told_not_to(ds, tmp_path):
+    import numpy as np
+
+    ds.save(tmp_path / "data")
+    for mmap in (True, False):
+        loaded = load_dataset(DataConfig(dataset="dir", path=str(tmp_path / "data"), mmap=mmap))
+        indices = loaded.graph.csr(("user", "engaged", "pin")).indices
+        assert isinstance(indices, np.memmap) is mmap
+        np.testing.assert_array_equal(indices, ds.graph.csr(("user", "engaged", "pin")).indices)

@@ -48,6 +48,8 @@ def test_int_accepted_for_float_but_not_reverse():
         ("tasks.specs=[]", "tasks.specs"),
         ("embed.dtype=int4", "embed.dtype"),
         ("data.dataset=dir", "data.path"),
+        ("train.virtual_ranks=0", r"train\.virtual_ranks"),
+        ("data.mmap=perhaps", r"data\.mmap"),
         ("nosection", "section.field=value"),
     ],
 )
