@@ -12,7 +12,9 @@ shards into the same directory a single process would write.
 from __future__ import annotations
 
 import os
+import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,27 +66,46 @@ def export_embeddings(
         ShardWriter(out, rank, world, model.dim) if world > 1
         else EmbeddingWriter(out, model.dim, dtype=dtype, meta=info)
     )  # fmt: skip
-    with writer as w:
-        for nt in model.encoders:
-            ids = graph.external_ids(nt)
-            rows = shard_range(len(ids), rank, world)
-            start = rows[0]
-            for chunk in embed_nodes(model, builder, nt, bs, rows):
-                w.add(nt, chunk, ids[start : start + len(chunk)])
-                start += len(chunk)
-        if dataset.events is not None and USER_TYPE not in model.encoders:
-            users = (
-                graph.external_ids(USER_TYPE)
-                if USER_TYPE in graph.num_nodes and graph.num_nodes[USER_TYPE] == dataset.events.num_users
-                else np.arange(dataset.events.num_users, dtype=np.int64)
-            )
-            rows = shard_range(len(users), rank, world)
-            start = rows[0]
-            for chunk in embed_users(
-                model, builder, dataset.events, cut_time(dataset), config.model.seq_max_len, bs, rows
-            ):
-                w.add(USER_TYPE, chunk, users[start : start + len(chunk)])
-                start += len(chunk)
+    events = dataset.events
+    with_users = events is not None and USER_TYPE not in model.encoders
+    # users read their history items' embeddings back instead of encoding them again
+    lookup = with_users and all(
+        t in model.encoders and graph.num_nodes[t] > 0 for t in events.item_types
+    )
+    scratch = Path(out).parent / f".{Path(out).name}.item-vectors"
+    tables = _item_tables(scratch, events.item_types if lookup else (), graph, model.dim, rank)
+    try:
+        with writer as w:
+            for nt in model.encoders:
+                ids = graph.external_ids(nt)
+                rows = shard_range(len(ids), rank, world)
+                start = rows[0]
+                for chunk in embed_nodes(model, builder, nt, bs, rows):
+                    w.add(nt, chunk, ids[start : start + len(chunk)])
+                    if nt in tables:
+                        tables[nt][start : start + len(chunk)] = chunk
+                    start += len(chunk)
+            if with_users:
+                for table in tables.values():
+                    table.flush()
+                barrier()  # every rank's rows of the item tables are written
+                users = (
+                    graph.external_ids(USER_TYPE)
+                    if USER_TYPE in graph.num_nodes and graph.num_nodes[USER_TYPE] == events.num_users
+                    else np.arange(events.num_users, dtype=np.int64)
+                )
+                rows = shard_range(len(users), rank, world)
+                start = rows[0]
+                for chunk in embed_users(
+                    model, builder, events, cut_time(dataset), config.model.seq_max_len, bs, rows,
+                    item_vectors=tables if lookup else None,
+                ):  # fmt: skip
+                    w.add(USER_TYPE, chunk, users[start : start + len(chunk)])
+                    start += len(chunk)
+    finally:
+        tables.clear()
+        if rank == 0:  # the other ranks' mappings stay valid after the unlink
+            shutil.rmtree(scratch, ignore_errors=True)
     if world > 1:  # every rank wrote its shard; rank 0 merges them into one directory
         barrier()
         if rank == 0:
@@ -98,6 +119,23 @@ def export_embeddings(
     if world > 1:
         barrier()
     return emb
+
+
+def _item_tables(
+    scratch: Path, item_types: Sequence[str], graph: Any, dim: int, rank: int
+) -> dict[str, np.memmap]:
+    """Writable ``[num_nodes, D]`` float32 tables (memory-mapped files under ``scratch``,
+    shared by the ranks of one machine) that the node pass fills for the user pass."""
+    if not item_types:
+        return {}
+    if rank == 0:
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        for t in item_types:
+            np.lib.format.open_memmap(scratch / f"{t}.npy", "w+", np.float32,
+                                      (graph.num_nodes[t], dim)).flush()  # fmt: skip
+    barrier()
+    return {t: np.load(scratch / f"{t}.npy", mmap_mode="r+") for t in item_types}
 
 
 def export_run(run: str | os.PathLike | RunDir, out: str | os.PathLike | None = None, **kwargs: Any) -> Path:

@@ -13,16 +13,17 @@ any history get a zero vector (they score 0 against everything).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from graphrep.errors import ConfigError
 from graphrep.graph.eventlog import EventLog
 from graphrep.models import OmniSage
 from graphrep.samplers.sequences import SequenceHistory, SequenceSampler
-from graphrep.tasks import InputBuilder, ItemInputs
+from graphrep.tasks import InputBuilder
 
 INFERENCE_STEP = 2**40  # a sampling step no training run reaches
 
@@ -56,9 +57,16 @@ def embed_users(
     max_len: int,
     batch_size: int = 1024,
     rows: tuple[int, int] | None = None,
+    item_vectors: Mapping[str, np.ndarray] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield ``[b, D]`` float32 chunks of every user's embedding at ``cut_time`` in id order
-    (or of the users ``rows = (start, stop)``)."""
+    (or of the users ``rows = (start, stop)``).
+
+    ``item_vectors`` (item type -> ``[num_nodes, D]`` float32, e.g. memory-mapped) holds
+    the items' embeddings computed already by :func:`embed_nodes`; history items are then
+    looked up rather than encoded again for every user batch. Without it each batch
+    encodes its users' history items (same result, many times the work).
+    """
     model.eval()
     device = next(model.parameters()).device
     sampler = SequenceSampler(events, max_len, cut_time, future_window=1)
@@ -69,23 +77,44 @@ def embed_users(
         if has.any():
             if not has.all():  # embed only users with a history
                 hist = sampler.eval_batch(users[has], cut_time, window=1)
-            items = builder.build_items(
-                events.item_types,
-                {"history": (hist.item_type.numpy(), hist.items.numpy())},
-                step=INFERENCE_STEP,
-            )
-            z = _users_from_history(model, hist.to(device), items.to(device), cut_time)
+            if item_vectors is not None:
+                emb = _lookup_history(hist, events.item_types, item_vectors, model.dim)
+            else:
+                items = builder.build_items(
+                    events.item_types,
+                    {"history": (hist.item_type.numpy(), hist.items.numpy())},
+                    step=INFERENCE_STEP,
+                ).to(device)
+                emb = model.item_table(items)[items.index["history"]]
+            z = _users_from_history(model, hist.to(device), emb.to(device), cut_time)
             out[has] = z.float().cpu().numpy()
         yield out
 
 
+def _lookup_history(
+    hist: SequenceHistory, item_types: Sequence[str], vectors: Mapping[str, np.ndarray], dim: int
+) -> torch.Tensor:
+    """``[B, M, D]`` embeddings of the history items read from ``vectors`` (zeros at padding)."""
+    codes, items, mask = hist.item_type.numpy(), hist.items.numpy(), hist.mask.numpy()
+    emb = np.zeros((*codes.shape, dim), dtype=np.float32)
+    for code, name in enumerate(item_types):
+        sel = mask & (codes == code)
+        if not sel.any():
+            continue
+        if name not in vectors:
+            raise ConfigError(
+                f"embed_users: history items of type {name!r} have no precomputed embeddings "
+                f"(item_vectors holds {sorted(vectors)}); embed that type first or omit item_vectors"
+            )
+        emb[sel] = vectors[name][items[sel]]
+    return torch.from_numpy(emb)
+
+
 def _users_from_history(
-    model: OmniSage, hist: SequenceHistory, items: ItemInputs, cut_time: int
+    model: OmniSage, hist: SequenceHistory, emb: torch.Tensor, cut_time: int
 ) -> torch.Tensor:
     if model.sequence is not None:
-        return model.embed_users(hist, items, query_time=cut_time)
-    table = model.item_table(items)
-    emb = table[items.index["history"]]  # [B, M, D]
+        return model.users_from_history(hist, emb, query_time=cut_time)
     mask = hist.mask.unsqueeze(-1).to(emb.dtype)
     mean = (emb * mask).sum(1) / mask.sum(1).clamp_min(1.0)
     return F.normalize(mean, dim=-1)

@@ -303,7 +303,14 @@ class OmniSage(nn.Module):
         if "history" not in items.index:
             raise ShapeError("OmniSage.embed_users: items.index needs a 'history' [B, M] entry")
         table = self.item_table(items)
-        out = self.sequence_outputs(history, table[items.index["history"]], query_time)
+        return self.users_from_history(history, table[items.index["history"]], query_time)
+
+    def users_from_history(
+        self, history: Any, item_emb: Tensor, query_time: Tensor | int | None = None
+    ) -> Tensor:
+        """User embeddings ``[B, D]`` from the embeddings ``[B, M, D]`` of their history items
+        (e.g. looked up in an export instead of encoded again; see :meth:`embed_users`)."""
+        out = self.sequence_outputs(history, item_emb, query_time)
         return SequenceEncoder.user_embedding(out, history.mask)
 
     def _device(self) -> torch.device:

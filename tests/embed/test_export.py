@@ -9,6 +9,7 @@ import torch
 from graphrep.data.synthetic import generate
 from graphrep.embed.export import export_embeddings
 from graphrep.embed.inference import embed_nodes, embed_users
+from graphrep.errors import ConfigError
 from graphrep.samplers.sequences import SequenceSampler
 from graphrep.train.build import build
 from graphrep.train.presets import preset
@@ -36,6 +37,24 @@ def test_export_every_type_and_user(env, tmp_path):
     np.testing.assert_array_equal(emb.vectors("user"), again.vectors("user"))
     res = emb.neighbors("user", [int(emb.ids("user")[0])], k=5, target_type="pin", index="faiss")
     assert res.ids.shape == (1, 5)
+    # users were embedded from the exported pin vectors: the same as encoding the history
+    cut = ds.meta["cut_time"]
+    encoded = np.concatenate(list(embed_users(c.model, c.builder, ds.events, cut, 12)))
+    np.testing.assert_allclose(emb.vectors("user"), encoded, atol=1e-5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e", "e2"]  # scratch tables removed
+
+
+def test_users_from_precomputed_item_vectors(env):
+    ds, _, c = env
+    cut = ds.meta["cut_time"]
+    pins = np.concatenate(list(embed_nodes(c.model, c.builder, "pin")))
+    encoded = np.concatenate(list(embed_users(c.model, c.builder, ds.events, cut, 12)))
+    looked_up = np.concatenate(list(embed_users(c.model, c.builder, ds.events, cut, 12,
+                                                item_vectors={"pin": pins})))  # fmt: skip
+    np.testing.assert_allclose(looked_up, encoded, atol=1e-5)
+    assert np.abs(encoded).sum() > 0
+    with pytest.raises(ConfigError, match="type 'pin' have no precomputed"):
+        next(embed_users(c.model, c.builder, ds.events, cut, 12, item_vectors={"board": pins}))
 
 
 def test_batch_size_does_not_change_embeddings(env):
@@ -64,6 +83,8 @@ def test_users_without_sequence_encoder_are_history_means(env):
     cut = ds.meta["cut_time"]
     users = np.concatenate(list(embed_users(c.model, c.builder, ds.events, cut, 12)))
     pins = np.concatenate(list(embed_nodes(c.model, c.builder, "pin")))
+    looked_up = embed_users(c.model, c.builder, ds.events, cut, 12, item_vectors={"pin": pins})
+    np.testing.assert_allclose(np.concatenate(list(looked_up)), users, atol=1e-5)
     hist = SequenceSampler(ds.events, 12, cut, 1).eval_batch(np.arange(5), cut, 1)
     for u in range(5):
         items = hist.items[u][hist.mask[u]].numpy()
