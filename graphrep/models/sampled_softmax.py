@@ -23,6 +23,7 @@ from graphrep.errors import ConfigError, ShapeError
 from graphrep.utils.collectives import GatherGroup, current_group
 
 _MODES = ("in_batch", "random", "mixed")
+_COMPLEX = (torch.complex64, torch.complex128)
 
 
 def _float(x: object, name: str, shape: tuple[int, ...] | None = None) -> Tensor:
@@ -34,25 +35,25 @@ def _float(x: object, name: str, shape: tuple[int, ...] | None = None) -> Tensor
     return x
 
 
-def _pool(group: GatherGroup | None, x: Tensor | None) -> tuple[Any, int]:
-    """Every rank's ``x`` concatenated (rank order) and this rank's row offset in it."""
-    if group is None or x is None:
-        return x, 0
-    parts = group.gather(x)
-    return torch.cat(parts), sum(int(p.shape[0]) for p in parts[: group.rank])
+def _pool(
+    group: GatherGroup | None, local: dict[str, Tensor | None]
+) -> tuple[dict[str, Any], int]:
+    """Every rank's tensors of ``local`` concatenated (rank order; ``None`` stays ``None``)
+    and this rank's row offset in the first one, in one exchange."""
+    if group is None:
+        return local, 0
+    keys = [k for k, v in local.items() if v is not None]
+    parts = group.gather([local[k] for k in keys])  # [W][len(keys)]
+    out: dict[str, Any] = dict.fromkeys(local)
+    for i, k in enumerate(keys):
+        out[k] = torch.cat([p[i] for p in parts])
+    return out, sum(int(p[0].shape[0]) for p in parts[: group.rank])
 
 
 def _ids(x: object, name: str, shape: tuple[int, ...]) -> Tensor:
-    if (
-        not isinstance(x, Tensor)
-        or x.dtype.is_floating_point
-        or x.dtype.is_complex
-        or x.dtype == torch.bool
-    ):
+    if not isinstance(x, Tensor) or x.dtype.is_floating_point or x.dtype in (torch.bool, *_COMPLEX):
         got = x.dtype if isinstance(x, Tensor) else type(x).__name__
-        raise ShapeError(
-            f"SampledSoftmax: {name} must be an integer (torch.long) tensor, got {got}"
-        )
+        raise ShapeError(f"SampledSoftmax: {name} must be an integer (torch.long) tensor, got {got}")
     if tuple(x.shape) != shape:
         raise ShapeError(f"SampledSoftmax: {name} must have shape {shape}, got {tuple(x.shape)}")
     return x.long()
@@ -250,27 +251,40 @@ class SampledSoftmax(nn.Module):
                 "SampledSoftmax: negatives='in_batch' takes no random_negatives; "
                 "use negatives='mixed' or 'random'"
             )
-        group = current_group()
         tau = self._tau()
         q = query.float()
+        rand: dict[str, Any] = {}
+        if use_random:
+            rand = self._check_random(
+                random_negatives, random_negative_ids, log_q_random, exclude_ids, b, d
+            )
+        # the candidates every rank contributes, gathered in one exchange ("positive" first:
+        # its rows give this rank's offset; a [b, 0] slice just counts the rows)
+        local = {
+            "positive": positive if in_batch else q[:, :0],
+            "ids": positive_ids if in_batch else None,
+            "log_q": log_q_positive if in_batch and self.logq else None,
+        }
+        if rand.get("shared"):
+            local.update(negs=rand["negs"], neg_ids=rand["ids"], neg_log_q=rand["log_q"])
+        group = current_group()
+        pooled, offset = _pool(group, local)
+        if rand.get("shared"):
+            rand.update(negs=pooled["negs"], ids=pooled["neg_ids"], log_q=pooled["neg_log_q"])
+        rows_total = int(pooled["positive"].shape[0])
         logits, masks = [], []
         if use_random:
-            s_rand, m_rand, n_rand = self._random(
-                q, tau, group, positive_ids, random_negatives, random_negative_ids,
-                log_q_random, exclude_ids, d,
-            )  # fmt: skip
+            s_rand, m_rand, n_rand = self._random(q, tau, positive_ids, exclude_ids, **rand)
         if in_batch:
-            cols, offset = _pool(group, positive)
-            col_ids, _ = _pool(group, positive_ids)
-            rows_total = cols.shape[0]
-            s = q @ cols.float().T / tau  # [b, B_global]; row i's positive is column offset + i
+            s = q @ pooled["positive"].float().T / tau  # [b, B_global]; row i's is column offset + i
             if self.logq:
-                lq, _ = _pool(group, log_q_positive)
-                s = s - (lq + math.log(max(rows_total, 1)))[None, :]
+                s = s - (pooled["log_q"] + math.log(max(rows_total, 1)))[None, :]
             logits.append(s)
             shape = (b, rows_total)
             masks.append(
-                self._in_batch_mask(positive_ids, col_ids, exclude_ids, offset, shape, query.device)
+                self._in_batch_mask(
+                    positive_ids, pooled["ids"], exclude_ids, offset, shape, query.device
+                )
             )
             target = offset + torch.arange(b, device=query.device)
         else:
@@ -280,7 +294,6 @@ class SampledSoftmax(nn.Module):
             logits.append(s)
             masks.append(torch.zeros(b, 1, dtype=torch.bool, device=query.device))
             target = query.new_zeros(b, dtype=torch.long)
-            rows_total = b if group is None else sum(int(r.shape[0]) for r in group.gather(q[:, :1]))
         if use_random:
             logits.append(s_rand)
             masks.append(m_rand)
@@ -316,21 +329,12 @@ class SampledSoftmax(nn.Module):
         mask[rows, offset + rows] = False
         return mask
 
-    def _random(
-        self,
-        q: Tensor,
-        tau: Tensor,
-        group: GatherGroup | None,
-        positive_ids: Tensor | None,
-        negs: Tensor | None,
-        neg_ids: Tensor | None,
-        log_q: Tensor | None,
-        exclude: Tensor | None,
-        d: int,
-    ) -> tuple[Tensor, Tensor, int]:
-        """Logits ``[B, N]`` of the random negatives, their mask and the number of draws
-        (shared negatives are pooled over the group's ranks)."""
-        b = q.shape[0]
+    def _check_random(
+        self, negs: Tensor | None, neg_ids: Tensor | None, log_q: Tensor | None,
+        exclude: Tensor | None, b: int, d: int,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The validated random negatives: ``negs``, ``ids`` (None when no mask needs
+        them), ``log_q`` (None without logQ) and whether they are ``shared`` ``[N, D]``."""
         if negs is None:
             raise ConfigError(
                 f"SampledSoftmax: negatives={self.negatives!r} needs random_negatives "
@@ -352,12 +356,21 @@ class SampledSoftmax(nn.Module):
                 "SampledSoftmax: random_negative_ids are required to mask "
                 "accidental hits; pass them or set remove_accidental_hits=False"
             )
-        log_q = _float(log_q, "log_q_random", id_shape).float() if self.logq else None
-        ids = _ids(neg_ids, "random_negative_ids", id_shape) if need_ids else None
+        return {
+            "negs": negs,
+            "ids": _ids(neg_ids, "random_negative_ids", id_shape) if need_ids else None,
+            "log_q": _float(log_q, "log_q_random", id_shape).float() if self.logq else None,
+            "shared": shared,
+        }
+
+    def _random(
+        self, q: Tensor, tau: Tensor, positive_ids: Tensor | None, exclude: Tensor | None,
+        negs: Tensor, ids: Tensor | None, log_q: Tensor | None, shared: bool,
+    ) -> tuple[Tensor, Tensor, int]:  # fmt: skip
+        """Logits ``[B, N]`` of the random negatives (pooled over ranks when shared), their
+        mask and the number of draws."""
+        b = q.shape[0]
         if shared:
-            negs, _ = _pool(group, negs)
-            log_q, _ = _pool(group, log_q)
-            ids, _ = _pool(group, ids)
             s = q @ negs.float().T
         else:
             s = torch.einsum("bd,bkd->bk", q, negs.float())

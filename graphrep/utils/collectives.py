@@ -27,6 +27,7 @@ it, :func:`current_group` is ``None`` and every loss sees its own batch only.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -123,6 +124,41 @@ def all_gather_with_grad(x: Tensor) -> Tensor:
     return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
+def all_gather_many(xs: Sequence[Tensor]) -> list[list[Tensor]]:
+    """Every rank's tensors ``xs`` (``result[rank][i]``) in two collectives: the row
+    counts, then one float64 blob of all of them (differentiable like
+    :func:`all_gather_parts`). Every rank passes the same number of tensors with the same
+    trailing shapes and dtypes; row counts may differ. Integers must be below 2**53
+    (exact in float64). ``[list(xs)]`` without a process group."""
+    xs = [_check_gatherable(x, "all_gather_many") for x in xs]
+    if not is_initialized() or dist.get_world_size() == 1:
+        return [list(xs)]
+    device = xs[0].device if xs else torch.device("cpu")
+    rows = torch.tensor([x.shape[0] for x in xs], dtype=torch.long, device=device)
+    table = [torch.empty_like(rows) for _ in range(dist.get_world_size())]
+    dist.all_gather(table, rows)
+    counts = torch.stack(table).tolist()  # [W][len(xs)]
+    widths = [math.prod(x.shape[1:]) for x in xs]
+    flat = [x.reshape(-1).to(torch.float64) for x in xs]
+    blob = torch.cat(flat) if flat else torch.zeros(0, dtype=torch.float64, device=device)
+    sizes = [sum(c * w for c, w in zip(r, widths, strict=True)) for r in counts]
+    grad = any(x.requires_grad for x in xs)
+    if grad:
+        gathered = _AllGather.apply(blob, sizes)
+    else:
+        with torch.no_grad():
+            gathered = torch.cat(_gather_padded(blob, sizes))
+    out, at = [], 0
+    for r in counts:
+        mine = []
+        for x, n, w in zip(xs, r, widths, strict=True):
+            part = gathered[at : at + n * w].reshape(n, *x.shape[1:])
+            mine.append(part.to(x.dtype) if x.is_floating_point() else part.detach().to(x.dtype))
+            at += n * w
+        out.append(mine)
+    return out
+
+
 @torch.no_grad()
 def gather_ids(ids: Tensor) -> Tensor:
     """Concatenate every rank's ``ids`` along dim 0 (no gradient; sizes may differ)."""
@@ -174,19 +210,20 @@ def all_reduce_mean(value: float) -> float:
 # ---------------------------------------------------------------- candidate pools
 class GatherGroup(Protocol):
     """Ranks that pool their softmax candidates: :meth:`gather` returns every rank's
-    tensor in rank order. Every rank must call :meth:`gather` the same number of times
+    tensors in rank order. Every rank must call :meth:`gather` the same number of times
     in the same order (the tasks' losses run in a fixed order on every rank)."""
 
     rank: int
     world_size: int
 
-    def gather(self, x: Tensor) -> list[Tensor]:
-        """Every rank's ``x`` (rank order); gradients reach each rank's own rows."""
+    def gather(self, xs: Sequence[Tensor]) -> list[list[Tensor]]:
+        """Every rank's tensors ``xs`` (``result[rank][i]``); gradients reach each rank's
+        own rows."""
         ...
 
 
 class ProcessGroupGather:
-    """The torch.distributed world as a candidate pool (:func:`all_gather_parts`)."""
+    """The torch.distributed world as a candidate pool (:func:`all_gather_many`)."""
 
     def __init__(self) -> None:
         if not is_initialized():
@@ -194,8 +231,8 @@ class ProcessGroupGather:
                               "(launch with torchrun)")  # fmt: skip
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
 
-    def gather(self, x: Tensor) -> list[Tensor]:
-        return all_gather_parts(x)
+    def gather(self, xs: Sequence[Tensor]) -> list[list[Tensor]]:
+        return all_gather_many(xs)
 
 
 class ThreadGroup:
@@ -219,7 +256,7 @@ class ThreadGroup:
             raise ConfigError(f"ThreadGroup: rank {rank} outside [0, {self.world_size})")
         return _ThreadMember(self, rank)
 
-    def exchange(self, rank: int, x: Tensor) -> list[Tensor]:
+    def exchange(self, rank: int, x: Any) -> list[Any]:
         """Deposit rank ``rank``'s ``x``; returns every rank's, once all have deposited."""
         self._slots[rank] = x
         self._barrier.wait()
@@ -236,8 +273,8 @@ class _ThreadMember:
     def __init__(self, group: ThreadGroup, rank: int) -> None:
         self.group, self.rank, self.world_size = group, rank, group.world_size
 
-    def gather(self, x: Tensor) -> list[Tensor]:
-        return self.group.exchange(self.rank, _check_gatherable(x, "gather"))
+    def gather(self, xs: Sequence[Tensor]) -> list[list[Tensor]]:
+        return self.group.exchange(self.rank, [_check_gatherable(x, "gather") for x in xs])
 
 
 _CURRENT = threading.local()
@@ -293,6 +330,7 @@ __all__ = [
     "GatherGroup",
     "ProcessGroupGather",
     "ThreadGroup",
+    "all_gather_many",
     "all_gather_parts",
     "all_gather_with_grad",
     "all_reduce_mean",

@@ -25,6 +25,7 @@ from graphrep.train.distributed import (
     samples_consumed,
     shard_steps,
 )
+from graphrep.utils.collectives import all_gather_many
 
 SIZES = (3, 5)  # unequal row counts per rank exercise the padded gather
 DIM = 4
@@ -54,6 +55,12 @@ def _worker(rank: int, world_size: int, port: int, out: str) -> None:
         gathered = all_gather_with_grad(x)
         _loss(rank, q, gathered).backward()
         ids = gather_ids(torch.arange(SIZES[rank]) + 100 * rank)
+        big = torch.arange(SIZES[rank]) + 2**50 + 1000 * rank  # int64, exact through float64
+        many = all_gather_many([x.detach(), big, torch.zeros(rank + 1, 0)])
+        assert torch.equal(torch.cat([m[1] for m in many]),
+                           torch.cat([torch.arange(n) + 2**50 + 1000 * r for r, n in enumerate(SIZES)]))
+        assert [m[2].shape for m in many] == [(1, 0), (2, 0)] and many[1][1].dtype == torch.long
+        assert torch.equal(torch.cat([m[0] for m in many]), gathered.detach())
         obj = broadcast_object(PAYLOAD if rank == 0 else None)
         mean = all_reduce_mean(float(rank + 1))
         barrier()

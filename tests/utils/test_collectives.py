@@ -14,6 +14,7 @@ from graphrep.errors import ConfigError
 from graphrep.utils.collectives import (
     ProcessGroupGather,
     ThreadGroup,
+    all_gather_many,
     all_gather_parts,
     current_group,
     pooled_negatives,
@@ -27,10 +28,11 @@ def test_virtual_ranks_gather_in_rank_order_with_gradients():
     def step(rank: int, x: torch.Tensor) -> torch.Tensor:
         group = current_group()
         assert group is not None and (group.rank, group.world_size) == (rank, 3)
-        parts = group.gather(x)
-        assert [p.shape[0] for p in parts] == [1, 3, 2]
+        parts = group.gather([x, torch.tensor([rank])])
+        assert [p[0].shape[0] for p in parts] == [1, 3, 2]
+        assert [int(p[1]) for p in parts] == [0, 1, 2]
         # each rank's loss weighs every rank's rows by (its rank + 1)
-        return (rank + 1) * torch.cat(parts).sum()
+        return (rank + 1) * torch.cat([p[0] for p in parts]).sum()
 
     losses = run_ranks(ThreadGroup(3), step, xs)
     torch.stack(losses).sum().backward()
@@ -64,13 +66,14 @@ def test_errors_are_specific():
         ProcessGroupGather()
     x = torch.ones(2, 1)
     assert all_gather_parts(x) == [x]  # no process group: this rank only
+    assert all_gather_many([x, x]) == [[x, x]]
 
 
 def test_failing_rank_reraises_its_own_error():
     def step(rank: int, x: torch.Tensor) -> torch.Tensor:
         if rank == 1:
             raise ValueError("rank 1 failed")
-        return current_group().gather(x)[0]  # would wait forever without the abort
+        return current_group().gather([x])[0][0]  # would wait forever without the abort
 
     with pytest.raises(ValueError, match="rank 1 failed"):
         run_ranks(ThreadGroup(2, timeout=30), step, [torch.ones(1), torch.ones(1)])
