@@ -32,7 +32,12 @@ import numpy as np
 import torch
 
 from graphrep.errors import GraphValidationError, ShapeError
-from graphrep.eval.retrieval import as_embeddings, check_positive_int, embedding_pair
+from graphrep.eval.retrieval import (
+    as_embeddings,
+    check_positive_int,
+    embedding_pair,
+    score_chunk_rows,
+)
 from graphrep.graph.validate import check_node_ids
 
 _PAIR_BLOCK = 1 << 16
@@ -49,7 +54,8 @@ def chunked_topk(
 ) -> np.ndarray:
     """Indices ``[Q, min(k, N')]`` of each query's top-``k`` corpus items by dot product.
 
-    Scores are computed ``chunk_size`` queries at a time. Ties inside the top-``k``
+    Scores are computed ``chunk_size`` queries at a time (capped by
+    :func:`~graphrep.eval.retrieval.score_chunk_rows`). Ties inside the top-``k``
     are broken by ``torch.topk`` (unspecified order). With ``exclude_self`` query
     ``i`` never retrieves corpus row ``i`` (``N' = N - 1``; needs ``Q == N``);
     ``exclude_rows[i]`` generalises it: the corpus row query ``i`` never retrieves
@@ -57,7 +63,7 @@ def chunked_topk(
     """
     q, c = embedding_pair(queries, corpus)
     k = check_positive_int(k, "k")
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    chunk_size = score_chunk_rows(chunk_size, c.shape[0])
     if exclude_self:
         if q.shape[0] != c.shape[0]:
             raise ShapeError(

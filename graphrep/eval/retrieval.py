@@ -93,6 +93,17 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
+SCORE_BUDGET = 2**25  # score-matrix elements per chunk (128 MiB of float32)
+
+
+def score_chunk_rows(chunk_size: object, num_corpus: int) -> int:
+    """Queries scored per matmul: ``chunk_size``, capped so that one ``[rows, N]`` score
+    matrix stays within :data:`SCORE_BUDGET` elements (at least one row). With a 2M-item
+    corpus, 1024 query rows would be an 8 GB score matrix."""
+    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    return max(1, min(chunk_size, SCORE_BUDGET // max(int(num_corpus), 1)))
+
+
 def _check_ks(ks: Sequence[int]) -> list[int]:
     if isinstance(ks, (int, np.integer)):
         ks = (ks,)
@@ -171,7 +182,8 @@ def full_rank_per_query(
         exclude: optional :class:`Ragged` with ``Q`` rows of corpus ids removed from
             query ``q``'s ranking (score set to ``-inf``); an excluded relevant item
             is dropped from the relevant set.
-        chunk_size: queries scored per matmul (peak memory a few ``chunk_size * N`` arrays).
+        chunk_size: queries scored per matmul (peak memory a few ``chunk_size * N`` arrays;
+            capped by :func:`score_chunk_rows`).
         device: torch device for the matmuls (default: the corpus tensor's device).
 
     Returns:
@@ -183,7 +195,7 @@ def full_rank_per_query(
     q, c = embedding_pair(queries, corpus)
     num_q, n = q.shape[0], c.shape[0]
     ks = _check_ks(ks)
-    chunk_size = check_positive_int(chunk_size, "chunk_size")
+    chunk_size = score_chunk_rows(chunk_size, n)
     keys = _ragged_keys(relevant, num_q, n, "relevant")
     ex_keys = np.zeros(0, dtype=np.int64)
     if exclude is not None:

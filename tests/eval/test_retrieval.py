@@ -5,11 +5,13 @@ import pytest
 import torch
 
 from graphrep.errors import GraphValidationError, ShapeError
+from graphrep.eval import retrieval
 from graphrep.eval.retrieval import (
     full_rank_metrics,
     full_rank_per_query,
     group_pairs,
     sampled_metrics,
+    score_chunk_rows,
 )
 from graphrep.graph.ragged import Ragged
 
@@ -84,6 +86,18 @@ def test_matches_brute_force_random_float64_any_chunk_size():
     ref = brute_force(q, c, rel.to_lists(), (1, 5, 10))
     for chunk in (1, 7, 1000):
         assert_matches(full_rank_per_query(q, c, rel, (1, 5, 10), chunk_size=chunk), ref)
+
+
+def test_score_matrix_budget_caps_the_chunk(monkeypatch):
+    assert score_chunk_rows(1024, 50_000) == 671  # 2**25 // 50k
+    assert score_chunk_rows(1024, 2_000_000) == 16  # 2M items: 128 MiB, not 8 GB, per chunk
+    assert score_chunk_rows(7, 10) == 7 and score_chunk_rows(5, 10**12) == 1
+    rng = np.random.default_rng(2)
+    q, c = rng.normal(size=(12, 4)), rng.normal(size=(40, 4))
+    rel = Ragged.from_lists(random_lists(rng, 12, 40, 3))
+    ref = brute_force(q, c, rel.to_lists(), (1, 5))
+    monkeypatch.setattr(retrieval, "SCORE_BUDGET", 80)  # 2 query rows per chunk
+    assert_matches(full_rank_per_query(q, c, rel, (1, 5), chunk_size=1024), ref)
 
 
 def test_hand_example_three_queries_five_items():
