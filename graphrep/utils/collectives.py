@@ -63,13 +63,6 @@ def _comm_device(x: Tensor | None = None) -> torch.device:
     return torch.device("cpu") if x is None else x.device
 
 
-def _sizes(x: Tensor) -> list[int]:
-    n = torch.tensor([x.shape[0]], dtype=torch.long, device=x.device)
-    sizes = [torch.zeros_like(n) for _ in range(dist.get_world_size())]
-    dist.all_gather(sizes, n)
-    return [int(s) for s in torch.cat(sizes).tolist()]
-
-
 def _gather_padded(x: Tensor, sizes: list[int]) -> list[Tensor]:
     """All-gather ``x`` whose dim-0 size differs per rank (padded to the largest)."""
     m = max(sizes)
@@ -105,15 +98,10 @@ def _check_gatherable(x: Any, name: str) -> Tensor:
 def all_gather_parts(x: Tensor) -> list[Tensor]:
     """Every rank's ``x`` in rank order (module docstring); differentiable when ``x``
     requires grad. Ranks may hold different numbers of rows; trailing dimensions and
-    dtype must agree. ``[x]`` without a process group."""
+    dtype must agree (integers below 2**53, see :func:`all_gather_many`). ``[x]``
+    without a process group."""
     x = _check_gatherable(x, "all_gather_parts")
-    if not is_initialized() or dist.get_world_size() == 1:
-        return [x]
-    sizes = _sizes(x)
-    if not x.requires_grad:
-        with torch.no_grad():
-            return _gather_padded(x, sizes)
-    return list(_AllGather.apply(x, sizes).split(sizes))
+    return [mine[0] for mine in all_gather_many([x])]
 
 
 def all_gather_with_grad(x: Tensor) -> Tensor:
@@ -126,8 +114,8 @@ def all_gather_with_grad(x: Tensor) -> Tensor:
 
 def all_gather_many(xs: Sequence[Tensor]) -> list[list[Tensor]]:
     """Every rank's tensors ``xs`` (``result[rank][i]``) in two collectives: the row
-    counts, then one float64 blob of all of them (differentiable like
-    :func:`all_gather_parts`). Every rank passes the same number of tensors with the same
+    counts, then one float64 blob of all of them (differentiable: see the module
+    docstring). Every rank passes the same number of tensors with the same
     trailing shapes and dtypes; row counts may differ. Integers must be below 2**53
     (exact in float64). ``[list(xs)]`` without a process group."""
     xs = [_check_gatherable(x, "all_gather_many") for x in xs]
