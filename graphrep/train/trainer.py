@@ -160,6 +160,11 @@ class Trainer:
             torch.set_num_threads(tc.num_threads)
         start_time = time.perf_counter()
         env = init_distributed(tc.device)
+        if tc.virtual_ranks > 1 and env.distributed:
+            raise ConfigError(
+                f"train.virtual_ranks={tc.virtual_ranks} emulates several ranks in one process; "
+                "under torchrun leave it at 1 (the processes are the ranks)"
+            )
         comps = self.components = self._prepare(env)
         device = env.device if env.distributed else torch.device(tc.device)
         model, tasks = comps.model.to(device), comps.tasks
@@ -177,11 +182,6 @@ class Trainer:
             base_sample = int(state.get("samples_consumed", start))
         else:
             torch.manual_seed(tc.seed)
-        if tc.virtual_ranks > 1 and env.distributed:
-            raise ConfigError(
-                f"train.virtual_ranks={tc.virtual_ranks} emulates several ranks in one process; "
-                "under torchrun leave it at 1 (the processes are the ranks)"
-            )
         ranks = tc.virtual_ranks  # logical ranks of this process: first, first + 1, ...
         world, first = env.world_size * ranks, env.rank * ranks
         main = env.is_main
@@ -264,8 +264,8 @@ class Trainer:
             "train_wall_s": time.perf_counter() - start_time,
             "peak_rss_mib": peak_rss_mib(),
             "num_threads": torch.get_num_threads(),
+            "world_size": world,
         }
-        summary["world_size"] = world
         if main:
             final = {
                 "model": model.state_dict(), "hparams": model.hparams, "step": tc.steps,
