@@ -59,9 +59,9 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from graphrep.train.checkpoint import latest_checkpoint
-    from graphrep.train.distributed import get_rank
     from graphrep.train.rundir import RunDir
     from graphrep.train.trainer import Trainer
+    from graphrep.utils.collectives import get_rank
 
     run = RunDir(args.out)
     if args.resume:
@@ -90,7 +90,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_embed(args: argparse.Namespace) -> int:
     from graphrep.embed.export import export_run
     from graphrep.embed.store import Embeddings
-    from graphrep.train.distributed import get_rank
+    from graphrep.utils.collectives import get_rank
 
     kw = {k: v for k, v in (("dtype", args.dtype), ("index", args.index)) if v is not None}
     out = export_run(args.run, args.out, **kw)

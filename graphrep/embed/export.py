@@ -28,8 +28,9 @@ from graphrep.embed.store import Embeddings, EmbeddingWriter
 from graphrep.models import OmniSage
 from graphrep.train.build import build_inputs, cut_time
 from graphrep.train.config import RunConfig
-from graphrep.train.distributed import barrier, get_rank, get_world_size, init_distributed
+from graphrep.train.distributed import init_distributed
 from graphrep.train.rundir import RunDir
+from graphrep.utils.collectives import barrier, get_rank, get_world_size
 
 USER_TYPE = "user"
 

@@ -21,7 +21,7 @@ size :math:`W'` continues the same sequence,
 
 **Collectives** (the differentiable all-gather, broadcast, barrier, mean) live in
 :mod:`graphrep.utils.collectives`, below ``models``, because the sampled softmax
-gathers its negatives across ranks; they are re-exported here.
+gathers its negatives across ranks.
 """
 
 from __future__ import annotations
@@ -34,16 +34,7 @@ import torch
 import torch.distributed as dist
 
 from graphrep.errors import ConfigError
-from graphrep.utils.collectives import (
-    all_gather_with_grad,
-    all_reduce_mean,
-    barrier,
-    broadcast_object,
-    gather_ids,
-    get_rank,
-    get_world_size,
-    is_initialized,
-)
+from graphrep.utils.collectives import is_initialized
 
 _ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
@@ -206,15 +197,7 @@ def shard_steps(start: int, stop: int, rank: int, world_size: int, base_step: in
 
 __all__ = [
     "DistEnv",
-    "all_gather_with_grad",
-    "all_reduce_mean",
-    "barrier",
-    "broadcast_object",
-    "gather_ids",
-    "get_rank",
-    "get_world_size",
     "init_distributed",
-    "is_initialized",
     "rank_sample_step",
     "rank_seed",
     "samples_consumed",

@@ -34,8 +34,6 @@ from graphrep.train.checkpoint import latest_checkpoint, load_checkpoint, save_c
 from graphrep.train.config import RunConfig, TrainConfig
 from graphrep.train.distributed import (
     DistEnv,
-    all_reduce_mean,
-    barrier,
     init_distributed,
     rank_sample_step,
     samples_consumed,
@@ -47,6 +45,8 @@ from graphrep.utils.atomic import atomic_file
 from graphrep.utils.collectives import (
     ProcessGroupGather,
     ThreadGroup,
+    all_reduce_mean,
+    barrier,
     pooled_negatives,
     run_ranks,
 )

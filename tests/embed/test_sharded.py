@@ -123,7 +123,8 @@ def test_missing_or_bad_shards(tmp_path):
 
 
 def _worker(rank: int, world_size: int, port: int, out: str) -> None:
-    from graphrep.train.distributed import barrier, init_distributed
+    from graphrep.train.distributed import init_distributed
+    from graphrep.utils.collectives import barrier
 
     os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))

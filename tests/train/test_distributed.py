@@ -12,6 +12,14 @@ import torch.multiprocessing as mp
 from graphrep.errors import ConfigError, ShapeError
 from graphrep.train.distributed import (
     DistEnv,
+    init_distributed,
+    rank_sample_step,
+    rank_seed,
+    samples_consumed,
+    shard_steps,
+)
+from graphrep.utils.collectives import (
+    all_gather_many,
     all_gather_with_grad,
     all_reduce_mean,
     barrier,
@@ -19,13 +27,7 @@ from graphrep.train.distributed import (
     gather_ids,
     get_rank,
     get_world_size,
-    init_distributed,
-    rank_sample_step,
-    rank_seed,
-    samples_consumed,
-    shard_steps,
 )
-from graphrep.utils.collectives import all_gather_many
 
 SIZES = (3, 5)  # unequal row counts per rank exercise the padded gather
 DIM = 4
