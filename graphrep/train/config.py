@@ -29,6 +29,11 @@ def _positive(value: Any, name: str, minimum: float = 1) -> None:
         raise ConfigError(f"{name} must be >= {minimum}, got {value!r}")
 
 
+def _finite(value: Any, name: str) -> None:
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+
+
 def _choice(value: Any, name: str, options: Sequence[Any]) -> None:
     if value not in options:
         raise ConfigError(f"{name} must be one of {list(options)}, got {value!r}")
@@ -83,7 +88,18 @@ def is_known_dataset(name: str) -> bool:
 
 @dataclass
 class ModelConfig:
-    """The OmniSage model (see :class:`graphrep.models.OmniSage`)."""
+    """The OmniSage model (see :class:`graphrep.models.OmniSage`).
+
+    Id tables (:class:`graphrep.models.IdEmbedding`, one per node type, shared by every
+    encoder reading it): ``id_embedding`` ``auto`` gives exact rows when a table fits
+    ``id_budget_mb``, else a hybrid of exact rows for the most frequent ids and
+    ``id_buckets`` hashed rows. ``spectral_init`` starts exact rows from a spectral
+    embedding (:func:`graphrep.models.spectral.spectral_embedding`) of
+    ``spectral_relation`` (default: each type's largest relation), scaled by singular
+    value to the power ``spectral_alpha``. ``encoder`` ``light`` (or ``auto`` for
+    content-free types) uses :class:`graphrep.models.LightEncoder`, whose outputs are
+    L2-normalised when ``light_normalize``.
+    """
 
     encoder: str = "entity"
     dim: int = 64
@@ -100,9 +116,18 @@ class ModelConfig:
     seq_max_len: int = 32
     seq_layers: int = 1
     seq_heads: int = 2
+    id_embedding: str = "auto"
+    id_budget_mb: int = 512
+    spectral_init: bool = True
+    spectral_relation: str | None = None
+    spectral_alpha: float = 0.5
+    light_normalize: bool = True
 
     def __post_init__(self) -> None:
-        _choice(self.encoder, "model.encoder", ("entity", "pinsage"))
+        _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))
+        _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
+        _positive(self.id_budget_mb, "model.id_budget_mb")
+        _finite(self.spectral_alpha, "model.spectral_alpha")
         for name in ("dim", "num_heads", "mlp_hidden", "id_buckets", "text_buckets",
                      "feature_head_hidden", "max_tokens", "seq_max_len", "seq_layers",
                      "seq_heads"):  # fmt: skip
@@ -230,6 +255,9 @@ class TrainConfig:
     ranks (under ``torchrun``); ``virtual_ranks = W`` runs ``W`` ranks as threads of one
     process, computing exactly what a ``W``-process run computes (the same batches,
     candidate pools and averaged gradient), e.g. to continue a multi-GPU run on one machine.
+
+    Id tables (sparse gradients) are updated by SparseAdam at ``id_lr`` (default ``lr``);
+    every other weight by AdamW (:mod:`graphrep.train.optim`).
     """
 
     steps: int = 1000
@@ -247,9 +275,12 @@ class TrainConfig:
     progress: bool = True
     gather_negatives: bool = True
     virtual_ranks: int = 1
+    id_lr: float | None = None
 
     def __post_init__(self) -> None:
         _positive(self.steps, "train.steps")
+        if self.id_lr is not None and not (math.isfinite(self.id_lr) and self.id_lr > 0):
+            raise ConfigError(f"train.id_lr must be a finite number > 0, got {self.id_lr}")
         _positive(self.virtual_ranks, "train.virtual_ranks")
         if not self.lr > 0:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")

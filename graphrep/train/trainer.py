@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import resource
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -39,6 +38,7 @@ from graphrep.train.distributed import (
     samples_consumed,
 )
 from graphrep.train.logger import MetricLogger
+from graphrep.train.optim import RunOptimizer
 from graphrep.train.prefetch import Prefetcher
 from graphrep.train.rundir import RunDir
 from graphrep.utils.atomic import atomic_file
@@ -50,34 +50,6 @@ from graphrep.utils.collectives import (
     pooled_negatives,
     run_ranks,
 )
-
-
-def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
-    """Multiplier of the base learning rate at step ``t`` (see the module docstring)."""
-    warm, total, floor = cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio
-
-    def f(t: int) -> float:
-        if t < warm:
-            return (t + 1) / warm
-        span = max(1, total - warm)
-        progress = min(1.0, (t - warm) / span)
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return f
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: weight decay on matrices, none on biases, norms, embeddings, temperatures."""
-    decay, no_decay = [], []
-    embedding_params = {
-        id(p) for m in model.modules() if isinstance(m, nn.Embedding | nn.EmbeddingBag)
-        for p in m.parameters()
-    }  # fmt: skip
-    for p in model.parameters():
-        if not p.requires_grad:
-            continue
-        (decay if p.ndim >= 2 and id(p) not in embedding_params else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def peak_rss_mib() -> float:
@@ -168,15 +140,13 @@ class Trainer:
         comps = self.components = self._prepare(env)
         device = env.device if env.distributed else torch.device(tc.device)
         model, tasks = comps.model.to(device), comps.tasks
-        opt = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(tc))
+        opt = RunOptimizer(model, tc)
         start = base_sample = 0
         ckpt = latest_checkpoint(run.checkpoints) if resume else None
         if ckpt is not None:
             state = load_checkpoint(ckpt)
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["torch_rng"])
             start = int(state["step"])
             base_sample = int(state.get("samples_consumed", start))
@@ -188,7 +158,11 @@ class Trainer:
         logger = MetricLogger(run.logs, resume_step=start if ckpt is not None else None) if main else None
         model.train()
         runner: nn.Module = _LossStep(model, tasks)
-        if env.distributed:  # gradients averaged over ranks by torch's DDP
+        if env.distributed:  # dense gradients averaged by torch's DDP, id tables by opt.sync_sparse
+            sparse = {id(p) for p in opt.sparse_params}
+            DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+                runner, [n for n, p in runner.named_parameters() if id(p) in sparse]
+            )
             runner = DistributedDataParallel(runner, find_unused_parameters=True)
 
         def sample(step: int) -> list[Any]:  # rank r draws task step base + (step - start) * W + r
@@ -213,12 +187,10 @@ class Trainer:
                         f"training loss became {metrics['loss']} at step {step}; lower train.lr "
                         "or check the input features for NaN/inf"
                     )
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 loss.backward()
-                if tc.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                opt.sync_sparse()
                 opt.step()
-                sched.step()
                 now = time.perf_counter()
                 n = _examples(batches)
                 for acc in (totals, window):
@@ -231,7 +203,7 @@ class Trainer:
                 if done % tc.log_every == 0 or done == tc.steps:
                     row = dict(metrics)
                     row["loss"] = all_reduce_mean(metrics["loss"])  # every rank calls it
-                    row["lr"] = sched.get_last_lr()[0]
+                    row["lr"] = opt.get_last_lr()
                     row["examples_per_s"] = window["examples"] / max(window["step"], 1e-9)
                     row["sampling_wait_share"] = window["wait"] / max(window["step"], 1e-9)
                     window = {"wait": 0.0, "step": 0.0, "examples": 0}
@@ -246,7 +218,7 @@ class Trainer:
                 if done % tc.checkpoint_every == 0 or done == tc.steps:
                     if main:
                         consumed = samples_consumed(done, world, start, base_sample)
-                        self._checkpoint(model, opt, sched, done, consumed, world)
+                        self._checkpoint(model, opt, done, consumed, world)
                     barrier()
                     t_prev = time.perf_counter()  # checkpoint I/O is not step time
         finally:
@@ -278,11 +250,11 @@ class Trainer:
         return summary
 
     def _checkpoint(
-        self, model: nn.Module, opt: Any, sched: Any, step: int, consumed: int, world_size: int
+        self, model: nn.Module, opt: RunOptimizer, step: int, consumed: int, world_size: int
     ) -> None:
         state = {
             "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "step": step, "torch_rng": torch.get_rng_state(),
+            "step": step, "torch_rng": torch.get_rng_state(),
             "hparams": model.hparams, "digest": self.config.digest(),
             "samples_consumed": consumed, "world_size": world_size,
         }  # fmt: skip
