@@ -35,7 +35,17 @@ from graphrep.train.config import PLANETOID, DataConfig, RunConfig, TaskSpec
 
 
 def load_dataset(cfg: DataConfig) -> GraphDataset:
-    """The dataset a :class:`DataConfig` names (generated or read from disk)."""
+    """The dataset a :class:`DataConfig` names (generated or read from disk), with its
+    validation split carved out of the training edges when ``cfg.validation > 0``."""
+    dataset = _read_dataset(cfg)
+    if cfg.validation > 0:
+        from graphrep.data.splits import carve_validation
+
+        dataset = carve_validation(dataset, cfg.validation, cfg.seed)
+    return dataset
+
+
+def _read_dataset(cfg: DataConfig) -> GraphDataset:
     if cfg.dataset == "synthetic":
         from graphrep.data.synthetic import generate
 

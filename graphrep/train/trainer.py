@@ -37,6 +37,7 @@ from graphrep.train.distributed import (
     rank_sample_step,
     samples_consumed,
 )
+from graphrep.train.early_stopping import EarlyStopping, Validator
 from graphrep.train.logger import MetricLogger
 from graphrep.train.optim import RunOptimizer
 from graphrep.train.prefetch import Prefetcher
@@ -47,6 +48,8 @@ from graphrep.utils.collectives import (
     ThreadGroup,
     all_reduce_mean,
     barrier,
+    broadcast_object,
+    get_rank,
     pooled_negatives,
     run_ranks,
 )
@@ -76,17 +79,25 @@ class Trainer:
         run_dir: where config, checkpoints, logs and the model go.
         dataset: the data (default: what ``config.data`` names; a generated
             synthetic graph is saved to ``RUN/data`` so later commands read it).
+        validator: scores the model for early stopping (default, when
+            ``train.validate_every > 0``: the dataset's own protocol on its validation split,
+            :func:`graphrep.eval.validation.validator_for`).
 
     Example:
         >>> Trainer(preset("tiny"), "runs/tiny").fit()
     """
 
     def __init__(
-        self, config: RunConfig, run_dir: str | RunDir, dataset: GraphDataset | None = None
+        self,
+        config: RunConfig,
+        run_dir: str | RunDir,
+        dataset: GraphDataset | None = None,
+        validator: Validator | None = None,
     ) -> None:
         self.config = config
         self.run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
         self._dataset = dataset
+        self.validator = validator
         self.components: Components | None = None
 
     def _prepare(self, env: DistEnv) -> Components:
@@ -122,7 +133,13 @@ class Trainer:
         return build(cfg, dataset)
 
     def fit(self, resume: bool = True) -> dict[str, Any]:
-        """Train for ``train.steps`` steps (continuing from the last checkpoint if ``resume``).
+        """Train for the configured budget (continuing from the last checkpoint if ``resume``).
+
+        The budget is ``train.steps``, or ``train.epochs`` passes over the epoch task's
+        positives. With ``train.validate_every`` the model is scored on the validation
+        split every so many epochs, the best one is kept (``RUN/best.pt``) and written to
+        ``model.pt``, and training stops after ``train.patience`` validations without
+        improvement.
 
         Returns:
             The training summary (also written to ``RUN/train_summary.json``).
@@ -140,7 +157,12 @@ class Trainer:
         comps = self.components = self._prepare(env)
         device = env.device if env.distributed else torch.device(tc.device)
         model, tasks = comps.model.to(device), comps.tasks
-        opt = RunOptimizer(model, tc)
+        per_epoch = tasks.steps_per_epoch(tc.epoch_task)
+        total = tc.steps if tc.epochs is None else max(1, math.ceil(tc.epochs * per_epoch))
+        opt = RunOptimizer(model, tc, total)
+        every = max(1, round(tc.validate_every * per_epoch)) if tc.validate_every > 0 else 0
+        validator = self._validator(comps) if every else None
+        early = EarlyStopping(tc.patience)
         start = base_sample = 0
         ckpt = latest_checkpoint(run.checkpoints) if resume else None
         if ckpt is not None:
@@ -150,6 +172,8 @@ class Trainer:
             torch.set_rng_state(state["torch_rng"])
             start = int(state["step"])
             base_sample = int(state.get("samples_consumed", start))
+            if "early_stopping" in state:
+                early.load_state_dict(state["early_stopping"])
         else:
             torch.manual_seed(tc.seed)
         ranks = tc.virtual_ranks  # logical ranks of this process: first, first + 1, ...
@@ -173,9 +197,10 @@ class Trainer:
 
         totals = {"wait": 0.0, "step": 0.0, "examples": 0, "steps": 0}
         window = {"wait": 0.0, "step": 0.0, "examples": 0}
-        bar = _progress(tc, start) if main else None
-        stream = Prefetcher(sample, start, tc.steps, cfg.sampling.prefetch, cfg.sampling.workers)
+        bar = _progress(tc, start, total, per_epoch) if main else None
+        stream = Prefetcher(sample, start, total, cfg.sampling.prefetch, cfg.sampling.workers)
         metrics: dict[str, float] = {}
+        done = start
         try:
             t_prev = time.perf_counter()
             for step, batches, wait in stream:
@@ -200,35 +225,46 @@ class Trainer:
                 totals["steps"] += 1
                 t_prev = now
                 done = step + 1
-                if done % tc.log_every == 0 or done == tc.steps:
+                row: dict[str, float] | None = None
+                if done % tc.log_every == 0 or done == total:
                     row = dict(metrics)
                     row["loss"] = all_reduce_mean(metrics["loss"])  # every rank calls it
                     row["lr"] = opt.get_last_lr()
+                    row["epoch"] = done / per_epoch
                     row["examples_per_s"] = window["examples"] / max(window["step"], 1e-9)
                     row["sampling_wait_share"] = window["wait"] / max(window["step"], 1e-9)
                     window = {"wait": 0.0, "step": 0.0, "examples": 0}
-                    if logger is not None:
-                        logger.log(done, row)
                     if bar is not None:
                         bar.set_postfix(loss=f"{metrics['loss']:.3f}",
                                         ex_s=f"{row['examples_per_s']:.0f}",
                                         wait=f"{100 * row['sampling_wait_share']:.0f}%")  # fmt: skip
+                if validator is not None and (done % every == 0 or done == total):
+                    value = self._validate(validator, model, comps, early, done)
+                    row = {**(row or {}), f"val/{validator.metric}": value}
+                    t_prev = time.perf_counter()  # validation is not step time
+                if row is not None and logger is not None:
+                    logger.log(done, row)
                 if bar is not None:
-                    bar.update(1)
-                if done % tc.checkpoint_every == 0 or done == tc.steps:
+                    bar.update(1 / per_epoch)
+                stop = early.should_stop
+                if done % tc.checkpoint_every == 0 or done == total or stop:
                     if main:
                         consumed = samples_consumed(done, world, start, base_sample)
-                        self._checkpoint(model, opt, done, consumed, world)
+                        self._checkpoint(model, opt, done, consumed, world, early)
                     barrier()
                     t_prev = time.perf_counter()  # checkpoint I/O is not step time
+                if stop:
+                    break
         finally:
             stream.close()
             if logger is not None:
                 logger.close()
             if bar is not None:
                 bar.close()
+        if validator is not None and early.best_step >= 0:  # the run keeps its best model
+            model.load_state_dict(load_checkpoint(run.best_path)["model"])
         summary = {
-            "steps": tc.steps,
+            "steps": done, "planned_steps": total, "epochs": done / per_epoch,
             "resumed_from": start,
             "final_loss": metrics.get("loss", math.nan),
             "examples_per_s": totals["examples"] / max(totals["step"], 1e-9),
@@ -237,10 +273,14 @@ class Trainer:
             "peak_rss_mib": peak_rss_mib(),
             "num_threads": torch.get_num_threads(),
             "world_size": world,
-        }
+        }  # fmt: skip
+        if validator is not None:
+            summary.update(validation_metric=validator.metric, best_step=early.best_step,
+                           best_value=early.best, stopped_early=done < total,
+                           validations=early.history)  # fmt: skip
         if main:
             final = {
-                "model": model.state_dict(), "hparams": model.hparams, "step": tc.steps,
+                "model": model.state_dict(), "hparams": model.hparams, "step": done,
                 "config": cfg.to_dict(), "digest": cfg.digest(), "version": __version__,
             }  # fmt: skip
             with atomic_file(run.model_path) as f:
@@ -249,14 +289,41 @@ class Trainer:
         barrier()  # every rank returns once model.pt exists
         return summary
 
+    def _validator(self, comps: Components) -> Validator:
+        if self.validator is not None:
+            return self.validator
+        from graphrep.eval.validation import validator_for  # eval sits downstream of train
+
+        return validator_for(self.config, comps.dataset)
+
+    def _validate(
+        self, validator: Validator, model: nn.Module, comps: Components, early: EarlyStopping, step: int
+    ) -> float:
+        """Score the model (rank 0; every rank gets the value), keep it if it is the best."""
+        value = None
+        if get_rank() == 0:
+            model.eval()
+            with torch.no_grad():
+                value = float(validator(model, comps.builder))
+            model.train()
+        value = float(broadcast_object(value))
+        if early.update(step, value) and get_rank() == 0:
+            state = {"model": model.state_dict(), "step": step, "value": value,
+                     "metric": validator.metric}  # fmt: skip
+            with atomic_file(self.run.best_path) as f:
+                torch.save(_cpu(state), f)
+        return value
+
     def _checkpoint(
-        self, model: nn.Module, opt: RunOptimizer, step: int, consumed: int, world_size: int
+        self, model: nn.Module, opt: RunOptimizer, step: int, consumed: int, world_size: int,
+        early: EarlyStopping,
     ) -> None:
         state = {
             "model": model.state_dict(), "optimizer": opt.state_dict(),
             "step": step, "torch_rng": torch.get_rng_state(),
             "hparams": model.hparams, "digest": self.config.digest(),
             "samples_consumed": consumed, "world_size": world_size,
+            "early_stopping": early.state_dict(),
         }  # fmt: skip
         save_checkpoint(self.run.checkpoints, _cpu(state), keep=self.config.train.keep_checkpoints)
 
@@ -307,9 +374,12 @@ def _cpu(value: Any) -> Any:
     return value
 
 
-def _progress(tc: TrainConfig, start: int) -> Any:
+def _progress(tc: TrainConfig, start: int, total: int, per_epoch: int) -> Any:
+    """A progress bar in epochs (fractions of an epoch per step)."""
     if not tc.progress:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True)
+    fmt = "{l_bar}{bar}| {n:.2f}/{total:.2f} epochs [{elapsed}<{remaining}{postfix}]"
+    return tqdm(total=round(total / per_epoch, 4), initial=round(start / per_epoch, 4),
+                desc="train", unit="epoch", dynamic_ncols=True, bar_format=fmt)  # fmt: skip
