@@ -361,6 +361,15 @@ class Embeddings:
         ids[rows < 0] = "" if ids.dtype.kind == "U" else -1
         return NeighborResult(ids=ids, rows=rows, scores=scores)
 
+    @property
+    def index_kinds(self) -> dict[str, str]:
+        """Entity type -> kind of its stored faiss index (``flat``, ``hnsw``, ``ivf``)."""
+        return {t: str(e["kind"]) for t, e in self._manifest["indexes"].items()}
+
+    def faiss_index(self, entity_type: str) -> Any:
+        """The stored faiss index of ``entity_type`` (loaded once)."""
+        return self._faiss_index(entity_type)
+
     def _faiss_index(self, t: str) -> Any:
         self._get(t)  # an unknown type raises SchemaError
         if t not in self._faiss:
