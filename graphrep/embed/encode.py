@@ -37,7 +37,12 @@ import numpy as np
 import torch
 
 from graphrep.data.dataset import GraphDataset
-from graphrep.embed.inference import _lookup_history, _users_from_history, embed_ids
+from graphrep.embed.inference import (
+    INFERENCE_STEP,
+    _lookup_history,
+    _users_from_history,
+    embed_ids,
+)
 from graphrep.embed.store import Embeddings
 from graphrep.errors import ConfigError, SchemaError, ShapeError
 from graphrep.graph.extend import EdgeRows, GraphExtension, NodeRows, extend_graph
@@ -155,6 +160,11 @@ class Encoder:
                 continue
             src, dst = (mine, other) if et[0] == node_type else (other, mine)
             rel[name] = EdgeRows(src, dst)
+        if self.model.encoder_schema[node_type].featureless:
+            # the encoder reads no content of this type: absent dense features are zeros
+            for name, v in self.graph.features[node_type].items():
+                if name not in features and isinstance(v, np.ndarray):
+                    features[name] = np.zeros((m, v.shape[1]), dtype=v.dtype)
         if self.model.encoder_schema[node_type].featureless and not has_edges.all():
             bad = int(np.flatnonzero(~has_edges)[0])
             raise ConfigError(
@@ -206,20 +216,26 @@ class Encoder:
         cols = {k: np.zeros((b, m), np.int64) for k in ("items", "item_type", "action",
                                                        "surface", "timestamp")}  # fmt: skip
         mask = np.zeros((b, m), dtype=bool)
+        at, flat = [], []  # (row, column) and the action of every kept slot
         for i, seq in enumerate(sequences):
             if not len(seq):
                 raise ShapeError(f"sequence {i}: a user needs at least one action")
             acts = sorted(seq, key=lambda a: int(a.timestamp))[-m:]
-            lo = m - len(acts)
-            mask[i, lo:] = True
-            for j, a in enumerate(acts, start=lo):
-                t = a.item_type or ev.item_types[0]
-                code = _code(t, ev.item_types, f"sequence {i}: item type")
-                cols["item_type"][i, j] = code
-                cols["items"][i, j] = self.graph.index_of(t, [a.item])[0]
-                cols["action"][i, j] = _code(a.action, ev.action_names, f"sequence {i}: action")
-                cols["surface"][i, j] = _code(a.surface, ev.surface_names, f"sequence {i}: surface")
-                cols["timestamp"][i, j] = int(a.timestamp)
+            at += [(i, m - len(acts) + j) for j in range(len(acts))]
+            flat += [(i, a) for a in acts]
+        r, c = np.array(at).T
+        mask[r, c] = True
+        codes = np.array([_code(a.item_type or ev.item_types[0], ev.item_types, f"sequence {i}: item type")
+                          for i, a in flat])  # fmt: skip
+        cols["item_type"][r, c] = codes
+        cols["action"][r, c] = [_code(a.action, ev.action_names, f"sequence {i}: action") for i, a in flat]
+        cols["surface"][r, c] = [_code(a.surface, ev.surface_names, f"sequence {i}: surface")
+                                 for i, a in flat]  # fmt: skip
+        cols["timestamp"][r, c] = [int(a.timestamp) for _, a in flat]
+        items = np.array([a.item for _, a in flat])
+        for code in np.unique(codes):  # one id lookup per item type
+            sel = codes == code
+            cols["items"][r[sel], c[sel]] = self.graph.index_of(ev.item_types[code], items[sel])
         t = {k: torch.from_numpy(v) for k, v in cols.items()}
         return SequenceHistory(users=torch.arange(b), mask=torch.from_numpy(mask), **t)
 
@@ -255,7 +271,7 @@ class Encoder:
                                    self.dim)  # fmt: skip
         items = self.builder.build_items(
             item_types, {"history": (hist.item_type.numpy(), hist.items.numpy())},
-            step=2**40,
+            step=INFERENCE_STEP,
         )
         return self.model.item_table(items)[items.index["history"]]
 

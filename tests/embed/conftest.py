@@ -15,7 +15,7 @@ from graphrep.train.presets import preset
 from graphrep.train.rundir import RunDir
 
 
-def make_run(path, dataset, cfg=None) -> RunDir:
+def _make_run(path, dataset, cfg=None) -> RunDir:
     """A run directory holding ``dataset``, the tiny config and an initialised model."""
     cfg = cfg or preset("tiny").override(["embed.index=hnsw"])
     run = RunDir(path)
@@ -28,6 +28,12 @@ def make_run(path, dataset, cfg=None) -> RunDir:
     return run
 
 
+@pytest.fixture(scope="session")
+def make_run():
+    """``make_run(path, dataset, cfg=None)``: a run directory with its export (version 0)."""
+    return _make_run
+
+
 @pytest.fixture(scope="module")
 def holdout():
     ds = generate("tiny", 0)
@@ -37,4 +43,4 @@ def holdout():
 
 @pytest.fixture
 def held_run(holdout, tmp_path):
-    return make_run(tmp_path / "run", holdout.train)
+    return _make_run(tmp_path / "run", holdout.train)
