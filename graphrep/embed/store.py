@@ -327,6 +327,10 @@ class Embeddings:
                               f"{entity_type!r} ({len(bad)} of {len(q)} missing)")
         return order[pos].astype(np.int64)
 
+    def vectors_at(self, entity_type: str, rows: Any) -> np.ndarray:
+        """float32 vectors of rows ``rows`` (indexes or a slice), dequantised."""
+        return self._rows(entity_type, rows)
+
     def lookup(self, entity_type: str, external_ids: Any) -> np.ndarray:
         """float32 vectors ``[m, dim]`` of ``external_ids``."""
         return self._rows(entity_type, self.index_of(entity_type, external_ids))
