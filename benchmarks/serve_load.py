@@ -107,6 +107,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--exact-max", type=int, default=10_000)
     p.add_argument("--k", type=int, default=10)
+    p.add_argument("--ef-search", type=int, default=32)
     args = p.parse_args()
     load_before = os.getloadavg()
     emb = Embeddings.load(embeddings_path(args.run))
@@ -116,7 +117,8 @@ def main() -> None:
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "graphrep", "serve", args.run, "--host", HOST,
-                             "--port", str(port), "--no-encode", "--exact-max", str(args.exact_max)],
+                             "--port", str(port), "--no-encode", "--exact-max", str(args.exact_max),
+                             "--ef-search", str(args.ef_search)],
                             env=env)  # fmt: skip
     try:
         _wait(f"http://{HOST}:{port}", proc)
@@ -133,7 +135,7 @@ def main() -> None:
     faiss.omp_set_num_threads(1)
     index = ann.build_index(emb.vectors("pin"), "hnsw") if emb.count("pin") > args.exact_max else None
     if index is not None:
-        index.hnsw.efSearch = 128
+        index.hnsw.efSearch = args.ef_search
     same, exact = [], []
     for i in ids[:1000]:
         row = emb.index_of("pin", [i])
@@ -153,6 +155,9 @@ def main() -> None:
         "inprocess_exact_neighbors_p50_ms": _ms(exact, 50),
         "http_overhead_p50_ms": _ms(lat, 50) - _ms(same, 50),
         "http_over_inprocess_p50_ratio": _ms(lat, 50) / _ms(same, 50),
+        "ef_search": args.ef_search,
+        "hnsw_recall_at_10": ann.ann_recall(index, emb.vectors("pin"), emb.lookup("pin", ids[:300]), 10)
+        if index is not None else 1.0,
         "pins": emb.count("pin"), "dim": emb.dim, "cores": os.cpu_count(),
         "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
     }  # fmt: skip

@@ -194,7 +194,7 @@ def _node_inputs(enc: Any, req: EncodeRequest) -> tuple[dict, dict]:
 
 
 def create_app(run: str | os.PathLike, exact_max: int = 10_000, encode: bool = True,
-               poll_s: float = 0.5, max_body: int = MAX_BODY) -> FastAPI:
+               poll_s: float = 0.5, max_body: int = MAX_BODY, ef_search: int = 32) -> FastAPI:
     """The ASGI app serving ``run`` (a run directory, or a bare embeddings directory).
 
     Args:
@@ -204,8 +204,9 @@ def create_app(run: str | os.PathLike, exact_max: int = 10_000, encode: bool = T
         encode: load the model for ``/encode`` (a few seconds at start and per reload).
         poll_s: seconds between checks for a new version.
         max_body: largest request body in bytes.
+        ef_search: HNSW search breadth.
     """
-    holder = VersionHolder(run, exact_max, encode, poll_s)
+    holder = VersionHolder(run, exact_max, encode, poll_s, ef_search)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

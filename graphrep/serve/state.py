@@ -41,9 +41,10 @@ class Served:
 
 
 def load_version(run: RunDir, version: int, exact_max: int, with_encoder: bool,
-                 ef_search: int = 128) -> Served:
+                 ef_search: int = 32) -> Served:
     """Load ``version`` of ``run``: types over ``exact_max`` rows are searched with HNSW (the
-    stored index when it is one, else built here)."""
+    stored index when it is one, else built here), visiting ``ef_search`` candidates (32:
+    recall@10 0.999 against exact search on the default export, docs/benchmarks.md)."""
     emb = Embeddings.load(embeddings_path(run, version))
     indexes = {}
     for t in emb.types:
@@ -74,14 +75,16 @@ class VersionHolder:
         exact_max: exact search up to this many rows of a target type, HNSW above.
         with_encoder: load the run's model for ``/encode``.
         poll_s: how often the watcher checks for a new version.
+        ef_search: HNSW search breadth (see :func:`load_version`).
     """
 
     def __init__(self, run: str | os.PathLike, exact_max: int = 10_000, with_encoder: bool = True,
-                 poll_s: float = 0.5) -> None:
+                 poll_s: float = 0.5, ef_search: int = 32) -> None:
         self.path = Path(run)
         self.run = RunDir(self.path)
         self.is_run = self.run.config_path.is_file()
         self.exact_max, self.with_encoder, self.poll_s = exact_max, with_encoder, poll_s
+        self.ef_search = ef_search
         self.current = self._load(self._version())
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -95,9 +98,9 @@ class VersionHolder:
             served = Served(0, emb, {}, None)
             for t in emb.types:
                 if emb.count(t) > self.exact_max:
-                    served.indexes[t] = ann.build_index(emb.vectors(t), "hnsw")
+                    served.indexes[t] = ann.build_index(emb.vectors(t), "hnsw", ef_search=self.ef_search)
             return served
-        return load_version(self.run, version, self.exact_max, self.with_encoder)
+        return load_version(self.run, version, self.exact_max, self.with_encoder, self.ef_search)
 
     def check(self) -> bool:
         """Swap in the published version if it is newer; returns whether it swapped."""
