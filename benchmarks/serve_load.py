@@ -94,6 +94,12 @@ async def _drive(port: int, payloads: list[bytes], concurrency: int, requests: i
     return lat, errors, time.perf_counter() - t0
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _ms(x: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(x) * 1e3, q))
 
@@ -124,8 +130,10 @@ def main() -> None:
         _wait(f"http://{HOST}:{port}", proc)
         reqs = [_request(port, b) for b in payloads]
         asyncio.run(_drive(port, reqs, args.concurrency, args.warmup, 60))
+        server0, client0 = _cpu_s(proc.pid), time.process_time()
         lat, errors, wall = asyncio.run(_drive(port, reqs, args.concurrency, args.requests,
                                                args.seconds))  # fmt: skip
+        server_cpu, client_cpu = _cpu_s(proc.pid) - server0, time.process_time() - client0
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -137,15 +145,18 @@ def main() -> None:
     if index is not None:
         index.hnsw.efSearch = args.ef_search
     same, exact = [], []
+    same_cpu = 0.0
     for i in ids[:1000]:
         row = emb.index_of("pin", [i])
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         ann.top_k(emb.vectors_at("pin", row), emb.count("pin"),
                   lambda a, b: emb.vectors_at("pin", slice(a, b)), args.k, index, row)
         same.append(time.perf_counter() - t)
+        same_cpu += time.process_time() - c
         t = time.perf_counter()
         emb.neighbors("pin", [i], k=args.k)
         exact.append(time.perf_counter() - t)
+    search_cpu_us = same_cpu / len(same) * 1e6
     res = {
         "requests": len(lat), "errors": len(errors), "concurrency": args.concurrency,
         "wall_s": wall, "requests_per_s": len(lat) / wall,
@@ -154,6 +165,11 @@ def main() -> None:
         "inprocess_same_search_p50_ms": _ms(same, 50), "inprocess_same_search_p99_ms": _ms(same, 99),
         "inprocess_exact_neighbors_p50_ms": _ms(exact, 50),
         "http_overhead_p50_ms": _ms(lat, 50) - _ms(same, 50),
+        "server_cpu_us_per_request": server_cpu / len(lat) * 1e6,
+        "client_cpu_us_per_request": client_cpu / len(lat) * 1e6,
+        "server_requests_per_cpu_s": len(lat) / server_cpu,
+        "inprocess_search_cpu_us": search_cpu_us,
+        "http_overhead_cpu_us_per_request": server_cpu / len(lat) * 1e6 - search_cpu_us,
         "http_over_inprocess_p50_ratio": _ms(lat, 50) / _ms(same, 50),
         "ef_search": args.ef_search,
         "hnsw_recall_at_10": ann.ann_recall(index, emb.vectors("pin"), emb.lookup("pin", ids[:300]), 10)
