@@ -143,5 +143,6 @@ def baseline_vectors(
     trainer = Trainer(bcfg, run, dataset)
     trainer.fit()
     assert trainer.components is not None
-    emb = export_embeddings(trainer.components.model, bcfg, dataset, run / "embeddings", index="none")
+    emb = export_embeddings(trainer.components.model, bcfg, dataset, run / "embeddings",
+                            index="none", overwrite=True)  # fmt: skip
     return {t: emb.vectors(t) for t in emb.types}
