@@ -3,7 +3,7 @@
 The contract later tools rely on::
 
     graphrep train --preset P [--graph DIR] --out RUN [--config YAML] [--set a.b=v ...] [--resume]
-    graphrep embed RUN [--dtype float16] [--index hnsw]
+    graphrep embed RUN [--out DIR [--overwrite]] [--dtype float16] [--index hnsw]
     graphrep eval RUN [--baselines [NAME ...]]      # prints the table, writes RUN/metrics.json
     graphrep neighbors RUN --type T --id X [-k 10] [--target-type U]
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,8 +75,21 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"{args.out!r} already holds a run; pass --resume to continue it or choose a new --out"
             )
-    summary = Trainer(cfg, run).fit(resume=args.resume)
+    try:
+        summary = Trainer(cfg, run).fit(resume=args.resume)
+    except KeyboardInterrupt:
+        if get_rank() == 0:
+            last = latest_checkpoint(run.checkpoints)
+            where = (f"the last checkpoint is {str(last)!r}" if last is not None
+                     else "no checkpoint was written yet")  # fmt: skip
+            print(f"graphrep train: interrupted; {where}. Continue with `graphrep train --out "
+                  f"{args.out} --resume`", file=sys.stderr)  # fmt: skip
+        return 130
     if get_rank() != 0:  # under torchrun, rank 0 reports
+        return 0
+    if summary.get("already_finished"):
+        print(f"run {str(run.path)!r} already finished ({summary['steps']} steps, "
+              f"{run.model_path.name} written); nothing to do, nothing changed")  # fmt: skip
         return 0
     print(
         f"trained {summary['steps']} steps (from {summary['resumed_from']}) in "
@@ -93,7 +107,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from graphrep.utils.collectives import get_rank
 
     kw = {k: v for k, v in (("dtype", args.dtype), ("index", args.index)) if v is not None}
-    out = export_run(args.run, args.out, **kw)
+    out = export_run(args.run, args.out, overwrite=True if args.overwrite else None, **kw)
     if get_rank() != 0:
         return 0
     emb = Embeddings.load(out)
@@ -175,7 +189,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     e = sub.add_parser("embed", help="export embeddings of every node type and user of a run")
     e.add_argument("run", help="run directory")
-    e.add_argument("--out", help="embeddings directory (default: RUN/embeddings)")
+    e.add_argument("--out", help="embeddings directory (default: RUN/embeddings, replaced by a "
+                   "re-export); a new or empty directory unless --overwrite")  # fmt: skip
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it holds embeddings graphrep wrote (files graphrep did "
+                   "not write are never deleted)")  # fmt: skip
     e.add_argument("--dtype", choices=["float32", "float16", "int8"])
     e.add_argument("--index", choices=["none", "flat", "hnsw", "ivf"])
     e.set_defaults(func=cmd_embed)

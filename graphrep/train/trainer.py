@@ -16,6 +16,7 @@ with warmup :math:`W`, total steps :math:`T` and floor ratio :math:`r`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import time
@@ -30,7 +31,14 @@ from graphrep import __version__
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError, TrainingError
 from graphrep.train.build import Components, build
-from graphrep.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from graphrep.train.checkpoint import (
+    check_digest,
+    load_checkpoint,
+    load_weights,
+    resume_state,
+    save_checkpoint,
+    save_state,
+)
 from graphrep.train.config import RunConfig, TrainConfig
 from graphrep.train.distributed import (
     DistEnv,
@@ -41,7 +49,6 @@ from graphrep.train.distributed import (
 from graphrep.train.logger import MetricLogger
 from graphrep.train.prefetch import Prefetcher
 from graphrep.train.rundir import RunDir
-from graphrep.utils.atomic import atomic_file
 from graphrep.utils.collectives import (
     ProcessGroupGather,
     ThreadGroup,
@@ -50,6 +57,7 @@ from graphrep.utils.collectives import (
     pooled_negatives,
     run_ranks,
 )
+from graphrep.utils.lock import RunLock
 
 
 def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
@@ -127,8 +135,9 @@ class Trainer:
         return comps
 
     def _prepare_main(self) -> Components:
+        """Check the run directory, load the data and build; write nothing until all succeed
+        (a failed start leaves no ``config.yaml`` to block a corrected rerun)."""
         cfg, run = self.config, self.run
-        run.path.mkdir(parents=True, exist_ok=True)
         if run.config_path.exists():
             old = run.config()
             if old.digest() != cfg.digest():
@@ -136,7 +145,7 @@ class Trainer:
                     f"run directory {str(run.path)!r} holds a run with a different config; "
                     "use a new --out directory (or the same settings to resume)"
                 )
-        dataset = self._dataset
+        dataset, save_data = self._dataset, False
         if dataset is None:
             if run.data_path.exists():
                 dataset = run.dataset(cfg)
@@ -144,17 +153,47 @@ class Trainer:
                 from graphrep.train.build import load_dataset
 
                 dataset = load_dataset(cfg.data)
-                if cfg.data.dataset == "synthetic":
-                    dataset.save(run.data_path)
-        cfg.save(run.config_path)
-        return build(cfg, dataset)
+                save_data = cfg.data.dataset == "synthetic"
+        comps = build(cfg, dataset)
+        if save_data:
+            dataset.save(run.data_path)
+        if not run.config_path.exists():
+            cfg.save(run.config_path)
+        return comps
+
+    def _finished(self, model: nn.Module) -> dict[str, Any] | None:
+        """The stored summary if the run already finished (``model.pt`` at ``train.steps``),
+        with the final weights loaded into ``model``; ``None`` otherwise."""
+        run = self.run
+        if not run.model_path.is_file():
+            return None
+        state = load_checkpoint(run.model_path)
+        if int(state["step"]) < self.config.train.steps:
+            return None
+        check_digest(state, run.model_path, self.config.digest())
+        load_weights(model, state, run.model_path)
+        summary = run.read_json(run.summary_path) if run.summary_path.is_file() else {}
+        return {**summary, "steps": int(state["step"]), "already_finished": True}
 
     def fit(self, resume: bool = True) -> dict[str, Any]:
-        """Train for ``train.steps`` steps (continuing from the last checkpoint if ``resume``).
+        """Train for ``train.steps`` steps (continuing from the last intact checkpoint if
+        ``resume``; a finished run is left unchanged), holding the run directory's lock.
 
         Returns:
-            The training summary (also written to ``RUN/train_summary.json``).
+            The training summary (also written to ``RUN/train_summary.json``); for a run
+            that had already finished, its stored summary with ``already_finished``.
+
+        Raises:
+            RunLockedError: another process is writing the run directory.
+            OutputExistsError: the directory is not empty and holds no graphrep run.
         """
+        env = init_distributed(self.config.train.device)
+        if env.is_main:
+            self.run.check_writable()
+        with RunLock(self.run.path) if env.is_main else contextlib.nullcontext():
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> dict[str, Any]:
         cfg, tc, run = self.config, self.config.train, self.run
         if tc.num_threads:
             torch.set_num_threads(tc.num_threads)
@@ -168,16 +207,16 @@ class Trainer:
         comps = self.components = self._prepare(env)
         device = env.device if env.distributed else torch.device(tc.device)
         model, tasks = comps.model.to(device), comps.tasks
+        if resume and (finished := self._finished(model)) is not None:
+            return finished
         opt = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(tc))
         start = base_sample = 0
-        ckpt = latest_checkpoint(run.checkpoints) if resume else None
-        if ckpt is not None:
-            state = load_checkpoint(ckpt)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["torch_rng"])
+        found = resume_state(run.checkpoints, cfg.digest()) if resume else None
+        ckpt = None
+        if found is not None:
+            state, ckpt = found
+            load_weights(model, state, ckpt, opt, sched)
             start = int(state["step"])
             base_sample = int(state.get("samples_consumed", start))
         else:
@@ -271,8 +310,7 @@ class Trainer:
                 "model": model.state_dict(), "hparams": model.hparams, "step": tc.steps,
                 "config": cfg.to_dict(), "digest": cfg.digest(), "version": __version__,
             }  # fmt: skip
-            with atomic_file(run.model_path) as f:
-                torch.save({k: _cpu(v) for k, v in final.items()}, f)
+            save_state(run.model_path, {k: _cpu(v) for k, v in final.items()})
             run.write_json(run.summary_path, summary)
         barrier()  # every rank returns once model.pt exists
         return summary
