@@ -61,8 +61,9 @@ class _NpyAppender:
 
     def __init__(self, root: Path, rel: str, dtype: str, row_shape: tuple[int, ...]) -> None:
         self.rel, self.dtype, self.row_shape, self.rows = rel, np.dtype(dtype), row_shape, 0
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(root / rel, "wb")  # closed in finish() / _close_files()
+        path = resolve_inside(root, rel, f"writing into {str(root)!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(path, "wb")  # closed in finish() / _close_files()
         self.header_len = self._header()
 
     def _header(self) -> int:

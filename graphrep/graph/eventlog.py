@@ -21,7 +21,8 @@ from numba import prange
 
 from graphrep.errors import GraphFormatError, GraphrepError, GraphValidationError, SchemaError
 from graphrep.graph.csr import _counting_sort
-from graphrep.graph.validate import check_edge_array, check_node_ids, check_ptr, num_chunks
+from graphrep.graph.integrity import check_ptr, num_chunks
+from graphrep.graph.validate import check_edge_array, check_node_ids
 from graphrep.utils.arrays import (
     manifest_field,
     read_array,

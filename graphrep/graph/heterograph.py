@@ -28,17 +28,16 @@ import numpy as np
 
 from graphrep.errors import GraphValidationError, SchemaError
 from graphrep.graph.csr import CSR
+from graphrep.graph.integrity import check_csr, check_reverse
 from graphrep.graph.ragged import Ragged
 from graphrep.graph.validate import (
     EdgeType,
     check_allocation,
-    check_csr,
     check_dense_feature,
     check_edge_spec,
     check_edge_type,
     check_external_ids,
     check_node_ids,
-    check_reverse,
     fmt_edge_type,
 )
 

@@ -17,7 +17,7 @@ def test_plain_names_are_kept_and_others_encoded():
     assert safe_name("50%", "feature") == "50%25"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text(min_size=1, max_size=30), st.text(min_size=1, max_size=30))
 def test_safe_names_are_one_component_and_injective(a, b):
     sa = safe_name(a, "name")
