@@ -121,7 +121,9 @@ class RunOptimizer:
             parts = all_gather_many([rows, vals])
             all_rows = torch.cat([r for r, _ in parts])
             all_vals = torch.cat([v for _, v in parts]) / world
-            p.grad = torch.sparse_coo_tensor(all_rows[None], all_vals, p.shape).coalesce()
+            p.grad = torch.sparse_coo_tensor(
+                all_rows[None], all_vals, p.shape, check_invariants=True
+            ).coalesce()
 
     def step(self) -> None:
         """Clip the dense gradients, step both optimizers and the schedule."""
