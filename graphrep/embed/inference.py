@@ -35,6 +35,21 @@ def _chunks(n: int, batch_size: int, rows: tuple[int, int] | None = None) -> Ite
 
 
 @torch.no_grad()
+def embed_ids(
+    model: OmniSage, builder: InputBuilder, node_type: str, ids: np.ndarray, batch_size: int = 1024
+) -> np.ndarray:
+    """``[len(ids), D]`` float32 embeddings of the nodes ``ids`` of ``node_type``."""
+    model.eval()
+    device = next(model.parameters()).device
+    ids = np.asarray(ids, dtype=np.int64)
+    out = np.zeros((len(ids), model.dim), dtype=np.float32)
+    for lo in range(0, len(ids), batch_size):
+        inputs = builder.build(node_type, ids[lo : lo + batch_size], step=INFERENCE_STEP).to(device)
+        out[lo : lo + batch_size] = model.embed(node_type, inputs).float().cpu().numpy()
+    return out
+
+
+@torch.no_grad()
 def embed_nodes(
     model: OmniSage, builder: InputBuilder, node_type: str, batch_size: int = 1024,
     rows: tuple[int, int] | None = None,

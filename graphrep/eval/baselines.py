@@ -11,8 +11,11 @@
 ``no_neighbors``   OmniSage without graph neighbors in its encoders
 ``no_sequence``    OmniSage without the sequence encoder and user–entity task
 ``no_content``     OmniSage without content features (hashed ids and degrees only)
-``mf``             matrix factorisation: id embeddings only (no neighbors, no content), trained
-                   on the same pair tasks with the same sampled softmax
+``mf``             matrix factorisation: exact id embeddings only (randomly initialised, no
+                   neighbors, no content), trained on the same pair tasks with the same loss
+``spectral``       training-free: the top singular vectors of the degree-normalised adjacency
+                   of the dataset's main relation (GF-CF's ideal low-pass filter,
+                   :func:`spectral_vectors`)
 =================  ==========================================================================
 
 Models without a sequence encoder embed a user as the mean of their recent
@@ -33,17 +36,19 @@ from graphrep.errors import ConfigError
 from graphrep.train.config import RunConfig
 
 BASELINES = (
-    "popularity", "node2vec", "content_only", "pinsage_only",
+    "popularity", "node2vec", "spectral", "content_only", "pinsage_only",
     "no_neighbors", "no_sequence", "no_content", "mf",
 )  # fmt: skip
+TRAINED = BASELINES[3:]
+SPECTRAL_DIM = 256
 
 
 def default_baselines(dataset: GraphDataset) -> list[str]:
     """The baselines that make sense for ``dataset`` (what ``--baselines`` with no names runs)."""
     if "heldout_co_engaged" in dataset.truth:  # the synthetic graph
-        return [b for b in BASELINES if b != "mf"]
+        return [b for b in BASELINES if b not in ("mf", "spectral")]
     featured = any(dataset.graph.features.get(t) for t in dataset.graph.node_types)
-    out = ["node2vec", "mf", "no_neighbors"]
+    out = ["spectral", "node2vec", "mf", "no_neighbors"]
     if featured:
         out += ["content_only", "no_content"]
     if dataset.meta.get("task") == "recommendation":
@@ -77,7 +82,8 @@ def baseline_config(cfg: RunConfig, name: str) -> RunConfig:
         update = {"model": no_seq, "tasks": {"specs": _weights(cfg, lambda s: s.kind != "user_entity")}}
     elif name == "mf":
         update = {
-            "model": {"use_neighbors": False, "use_content": False, **no_seq},
+            "model": {"use_neighbors": False, "use_content": False, "spectral_init": False,
+                      "encoder": "light", **no_seq},  # light without neighbours: id rows only
             "tasks": {"specs": _weights(cfg, lambda s: s.kind in ("entity_entity", "query_entity"))},
         }
     elif name == "no_content":
@@ -86,7 +92,7 @@ def baseline_config(cfg: RunConfig, name: str) -> RunConfig:
             "tasks": {"specs": _weights(cfg, lambda s: s.kind != "entity_feature")},
         }
     else:
-        raise ConfigError(f"{name!r} is not a trained baseline; trained ones are {list(BASELINES[2:])}")
+        raise ConfigError(f"{name!r} is not a trained baseline; trained ones are {list(TRAINED)}")
     out = cfg.update(update)
     out.name = name
     return out
@@ -123,6 +129,24 @@ def node2vec_config(dataset: GraphDataset, cfg: RunConfig) -> Any:
     return Node2VecConfig(dim=cfg.model.dim, seed=cfg.train.seed, epochs=epochs)
 
 
+def spectral_vectors(dataset: GraphDataset, cfg: RunConfig) -> dict[str, np.ndarray]:
+    r"""The training-free spectral embedding of the dataset's main relation:
+    :math:`D^{1/2} U_k \Sigma_k^{1/2}` on both sides (:data:`SPECTRAL_DIM` directions), whose
+    dot products rank items as GF-CF's ideal low-pass filter
+    :math:`r_u D_I^{-1/2} V_k V_k^\top D_I^{1/2}` does (the user-side factors do not change a
+    user's ranking); other node types get zero vectors."""
+    from graphrep.models.spectral import spectral_embedding
+
+    g = dataset.graph
+    rel = dataset.meta.get("relation")
+    et = g.edge_type(tuple(rel)) if rel else max(g.canonical_edge_types, key=g.num_edges)
+    out = spectral_embedding(g, et, SPECTRAL_DIM, alpha=0.5, gamma=0.5, seed=cfg.train.seed)
+    k = next(iter(out.values())).shape[1]
+    for t, n in g.num_nodes.items():
+        out.setdefault(t, np.zeros((n, k), dtype=np.float32))
+    return out
+
+
 def baseline_vectors(
     name: str, cfg: RunConfig, dataset: GraphDataset, workdir: str | Path
 ) -> dict[str, np.ndarray]:
@@ -135,6 +159,8 @@ def baseline_vectors(
         from graphrep.eval.skipgram_baseline import train_node2vec
 
         return train_node2vec(dataset.graph, node2vec_config(dataset, cfg))
+    if name == "spectral":
+        return spectral_vectors(dataset, cfg)
     from graphrep.embed.export import export_embeddings
     from graphrep.train.trainer import Trainer
 

@@ -172,13 +172,8 @@ def random_pairs(num_rows: int, num_pairs: int, seed: int = 0) -> tuple[np.ndarr
     return i, j
 
 
-def cosine_kurtosis(x: object, num_pairs: int = 100_000, seed: int = 0) -> float:
-    """Excess (Fisher, biased) kurtosis of cosine similarities of random distinct row pairs.
-
-    The pairs are :func:`random_pairs` ``(x.shape[0], num_pairs, seed)``; the value equals
-    ``scipy.stats.kurtosis`` of those cosines. Large positive values flag hubness or
-    collapse (see the module doc); if every sampled cosine is equal (total collapse)
-    the kurtosis is undefined and NaN is returned.
+def random_pair_cosines(x: object, num_pairs: int = 100_000, seed: int = 0) -> np.ndarray:
+    """Cosine similarities of :func:`random_pairs` ``(x.shape[0], num_pairs, seed)`` rows.
 
     Raises:
         GraphValidationError: a row has zero norm or non-finite values.
@@ -195,6 +190,27 @@ def cosine_kurtosis(x: object, num_pairs: int = 100_000, seed: int = 0) -> float
         bi = torch.from_numpy(i[start : start + _PAIR_BLOCK])
         bj = torch.from_numpy(j[start : start + _PAIR_BLOCK])
         cos[start : start + len(bi)] = (t[bi] * t[bj]).sum(1).numpy()
+    return cos
+
+
+def random_pair_cosine(x: object, num_pairs: int = 100_000, seed: int = 0) -> float:
+    """Mean cosine of random distinct row pairs: near 0 for embeddings spread over the
+    sphere, near 1 when they collapse into a narrow cone (dimensional collapse)."""
+    return float(random_pair_cosines(x, num_pairs, seed).mean())
+
+
+def cosine_kurtosis(x: object, num_pairs: int = 100_000, seed: int = 0) -> float:
+    """Excess (Fisher, biased) kurtosis of cosine similarities of random distinct row pairs.
+
+    The pairs are :func:`random_pairs` ``(x.shape[0], num_pairs, seed)``; the value equals
+    ``scipy.stats.kurtosis`` of those cosines. Large positive values flag hubness or
+    collapse (see the module doc); if every sampled cosine is equal (total collapse)
+    the kurtosis is undefined and NaN is returned.
+
+    Raises:
+        GraphValidationError: a row has zero norm or non-finite values.
+    """
+    cos = random_pair_cosines(x, num_pairs, seed)
     dev = cos - cos.mean()
     m2 = np.mean(dev**2)
     if m2 <= np.finfo(np.float64).tiny:

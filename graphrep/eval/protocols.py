@@ -26,6 +26,7 @@ import numpy as np
 
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError, SchemaError
+from graphrep.eval.collapse import random_pair_cosine
 from graphrep.eval.evaluate import evaluate
 from graphrep.eval.holdout import pair_task, synthetic_tasks
 from graphrep.eval.probe import probe_over_seeds
@@ -67,8 +68,13 @@ def node_classification(vectors: Vectors, ds: GraphDataset, seeds: int = 5) -> d
             "macro_f1": res["macro_f1_mean"]}  # fmt: skip
 
 
-def link_prediction(vectors: Vectors, ds: GraphDataset) -> dict[str, dict[str, float]]:
-    """OGB ``Evaluator`` on dot-product scores of the valid and test edges."""
+def link_prediction(
+    vectors: Vectors, ds: GraphDataset, cfg: EvalConfig | None = None
+) -> dict[str, dict[str, float]]:
+    """OGB ``Evaluator`` on the valid and test edges against the official negatives, scored
+    by the dot product of the two ends' embeddings and, with ``cfg.link_head``, by OGB's
+    Hadamard-MLP head trained on the frozen embeddings (:mod:`graphrep.eval.link_head`;
+    its epoch chosen on the validation split carved from the training edges, if any)."""
     name = ds.meta.get("ogb_name")
     if name is None:
         raise ConfigError("link_prediction evaluation needs meta['ogb_name'] (an OGB link dataset)")
@@ -79,13 +85,23 @@ def link_prediction(vectors: Vectors, ds: GraphDataset) -> dict[str, dict[str, f
 
     x = _vectors(vectors, ds.meta.get("node_type", ds.graph.node_types[0]))
     evaluator = Evaluator(name)
+    scorers = {"link": lambda e: np.einsum("ij,ij->i", x[e[:, 0]], x[e[:, 1]])}
+    if cfg is not None and cfg.link_head:
+        from graphrep.eval.link_head import train_link_head
+
+        src, dst = ds.graph.csr(ds.graph.canonical_edge_types[0]).to_coo()
+        keep = src <= dst if ds.meta.get("symmetric") else np.ones(len(src), dtype=bool)
+        val = (ds.truth["val_edges"], ds.truth["val_edges_neg"]) if "val_edges" in ds.truth else None
+        k = int(str(ds.meta.get("eval_metric", "hits@20")).split("@")[-1])
+        head, _ = train_link_head(x, np.stack([src[keep], dst[keep]], 1), cfg.head, val, k)
+        scorers["link head"] = lambda e: head.score(x, e)
     out = {}
-    for split in ("valid", "test"):
-        pos = np.asarray(ds.truth[f"{split}_edges"])
-        neg = np.asarray(ds.truth[f"{split}_edges_neg"]).reshape(-1, 2)
-        score = lambda e: np.einsum("ij,ij->i", x[e[:, 0]], x[e[:, 1]])  # noqa: E731
-        res = evaluator.eval({"y_pred_pos": score(pos), "y_pred_neg": score(neg)})
-        out[f"link ({split})"] = {k: float(v) for k, v in res.items()}
+    for label, score in scorers.items():
+        for split in ("valid", "test"):
+            pos = np.asarray(ds.truth[f"{split}_edges"])
+            neg = np.asarray(ds.truth[f"{split}_edges_neg"]).reshape(-1, 2)
+            res = evaluator.eval({"y_pred_pos": score(pos), "y_pred_neg": score(neg)})
+            out[f"{label} ({split})"] = {k: float(v) for k, v in res.items()}
     return out
 
 
@@ -106,12 +122,21 @@ def evaluate_dataset(vectors: Vectors, ds: GraphDataset, cfg: EvalConfig) -> dic
     if "heldout_co_engaged" in ds.truth:
         return evaluate(vectors, synthetic_tasks(ds, cfg.user_window), cfg, ds.truth)
     if task == "node_classification":
-        return {"tasks": {f"{ds.meta.get('label_type')} classification": node_classification(vectors, ds)}}
-    if task == "link_prediction":
-        return {"tasks": link_prediction(vectors, ds)}
-    if task == "recommendation":
-        return {"tasks": {"user→item": recommendation(vectors, ds, cfg)}}
-    raise ConfigError(
-        f"dataset {ds.meta.get('name')!r} has no evaluation protocol (meta['task'] = {task!r}); "
-        "expected the synthetic graph or node_classification / link_prediction / recommendation"
-    )
+        tasks = {f"{ds.meta.get('label_type')} classification": node_classification(vectors, ds)}
+    elif task == "link_prediction":
+        tasks = link_prediction(vectors, ds, cfg)
+    elif task == "recommendation":
+        tasks = {"user→item": recommendation(vectors, ds, cfg)}
+    else:
+        raise ConfigError(
+            f"dataset {ds.meta.get('name')!r} has no evaluation protocol (meta['task'] = {task!r}); "
+            "expected the synthetic graph or node_classification / link_prediction / recommendation"
+        )
+    collapse = {}
+    for t, v in vectors.items():  # rows of zero norm (e.g. users without history) left out
+        v = np.asarray(v, dtype=np.float32)
+        v = v[np.linalg.norm(v, axis=1) > 0]
+        if len(v) > 1:
+            collapse[f"{t} random-pair cosine"] = random_pair_cosine(v, seed=cfg.seed)
+    return {"tasks": tasks, "collapse": collapse}
+

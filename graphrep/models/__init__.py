@@ -1,9 +1,12 @@
 """Encoders (content, entity, PinSage, sequence), losses, hash embeddings and feature batching."""
 
 from graphrep.models.content import ContentEncoder, ModalityTokens
-from graphrep.models.entity import EntityEncoder, RawFeatureTokens, build_encoders
+from graphrep.models.encoders import IdTableSpec, build_encoders
+from graphrep.models.entity import EntityEncoder
 from graphrep.models.features import FeatureBatch, FeatureSchema, NodeFeaturizer, NodeSchema
-from graphrep.models.hash_text import HashIdEmbedding, HashTextEmbedder, tokenize
+from graphrep.models.hash_text import HashTextEmbedder, tokenize
+from graphrep.models.id_embedding import IdEmbedding
+from graphrep.models.light import LightEncoder
 from graphrep.models.max_margin import MaxMargin
 from graphrep.models.omnisage import OmniSage
 from graphrep.models.pinsage import PinSage, PinSageConv
@@ -11,6 +14,7 @@ from graphrep.models.sampled_softmax import SampledSoftmax
 from graphrep.models.sequence import SequenceEncoder, fourier_time_features
 from graphrep.models.sketch import CountMinSketch, ExactLogQ, LogQEstimator, SketchLogQ
 from graphrep.models.skipgram import SkipGram
+from graphrep.models.tokens import RawFeatureTokens
 
 __all__ = [
     "ContentEncoder",
@@ -19,8 +23,10 @@ __all__ = [
     "ExactLogQ",
     "FeatureBatch",
     "FeatureSchema",
-    "HashIdEmbedding",
     "HashTextEmbedder",
+    "IdEmbedding",
+    "IdTableSpec",
+    "LightEncoder",
     "LogQEstimator",
     "MaxMargin",
     "ModalityTokens",

@@ -38,134 +38,17 @@ order; masked neighbors are excluded from attention. The output is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphrep.errors import ConfigError, GraphValidationError, SchemaError, ShapeError
-from graphrep.models.content import ModalityTokens, make_transformer, reset_transformer
-from graphrep.models.features import FeatureBatch, FeatureSchema, NodeSchema
-from graphrep.models.hash_text import HashIdEmbedding, HashTextEmbedder
-
-Neighbors = Mapping[str, tuple[FeatureBatch, Tensor, Tensor]]
-
-
-class RawFeatureTokens(nn.Module):
-    r"""Tokens ``[*S, T, dim]`` of a node type from its raw features.
-
-    Featured types: one token per modality (:class:`ModalityTokens`). Featureless
-    types (or :obj:`use_id=True`): a hashed-id token
-    :math:`\sum_k \mathbf{E}[h_k(v) \bmod N]` and, for featureless types, a
-    log-degree token :math:`\mathbf{a}\log(1 + \deg v) + \mathbf{b}`.
-
-    Args:
-        schema (NodeSchema): the type's features.
-        dim (int): token size.
-        text_embedder (HashTextEmbedder, optional): shared text embedder.
-        id_buckets (int): rows of the hashed-id table. (default: :obj:`2**16`)
-        use_id (bool, optional): add an id token; default only for featureless types.
-    """
-
-    def __init__(
-        self,
-        schema: NodeSchema,
-        dim: int,
-        text_embedder: HashTextEmbedder | None = None,
-        id_buckets: int = 2**16,
-        use_id: bool | None = None,
-    ) -> None:
-        super().__init__()
-        self.schema = schema
-        self.use_id = schema.featureless if use_id is None else bool(use_id)
-        self.modalities = None if schema.featureless else ModalityTokens(schema, dim, text_embedder)
-        self.id_emb = HashIdEmbedding(id_buckets, dim) if self.use_id else None
-        self.degree = nn.Linear(1, dim) if schema.featureless else None
-        self.num_tokens = schema.num_modalities + int(self.use_id) + int(schema.featureless)
-
-    def reset_parameters(self) -> None:
-        for m in (self.modalities, self.id_emb, self.degree):
-            if m is not None:
-                m.reset_parameters()
-
-    def forward(self, fb: FeatureBatch) -> Tensor:
-        toks = [] if self.modalities is None else [self.modalities(fb)]
-        if self.id_emb is not None:
-            toks.append(self.id_emb(fb.ids).unsqueeze(-2))
-        if self.degree is not None:
-            toks.append(self.degree(fb.log_degree.to(self.degree.weight.dtype)).unsqueeze(-2))
-        return torch.cat(toks, dim=-2)
-
-
-def check_neighbors(
-    owner: str,
-    batch_size: int,
-    known: Sequence[str],
-    schema: FeatureSchema,
-    neighbors: Neighbors | None,
-) -> list[tuple[str, FeatureBatch, Tensor, Tensor]]:
-    """Validate an encoder's ``neighbors``; returns ``(type, fb, weights, mask)`` by ``known``.
-
-    Raises:
-        SchemaError: a neighbor type the encoder was not built for.
-        ShapeError: wrong dtypes (ids not long, weights not float, mask not bool) or shapes.
-    """
-    if neighbors is None:
-        return []
-    if not isinstance(neighbors, Mapping):
-        raise ShapeError(
-            f"{owner}: neighbors must be a mapping node_type -> (batch, weights, mask)"
-        )
-    for nt in neighbors:
-        if nt not in known:
-            raise SchemaError(
-                f"{owner}: neighbor type {nt!r} is not one this encoder was built for; "
-                f"known neighbor types: {list(known)}"
-            )
-    out = []
-    for nt in known:
-        if nt not in neighbors:
-            continue
-        item = neighbors[nt]
-        if not isinstance(item, tuple | list) or len(item) != 3:
-            raise ShapeError(
-                f"{owner}: neighbors[{nt!r}] must be a (FeatureBatch, weights, mask) tuple"
-            )
-        fb, w, m = item
-        what = f"{owner} neighbors[{nt!r}]"
-        if not isinstance(fb, FeatureBatch):
-            raise ShapeError(f"{what}: expected a FeatureBatch, got {type(fb).__name__}")
-        if fb.ids.dim() != 2 or fb.ids.shape[0] != batch_size:
-            raise ShapeError(
-                f"{what}: neighbor ids must have shape (B={batch_size}, k), "
-                f"got {tuple(fb.ids.shape)}"
-            )
-        fb.check(schema[nt], tuple(fb.ids.shape), what)
-        if not isinstance(w, Tensor) or not w.is_floating_point() or w.shape != fb.ids.shape:
-            raise ShapeError(
-                f"{what}: weights must be a float tensor of shape {tuple(fb.ids.shape)}, "
-                f"got {_desc(w)}"
-            )
-        if not isinstance(m, Tensor) or m.dtype != torch.bool or m.shape != fb.ids.shape:
-            raise ShapeError(
-                f"{what}: mask must be a bool tensor of shape {tuple(fb.ids.shape)}, got {_desc(m)}"
-            )
-        out.append((nt, fb, w, m))
-    return out
-
-
-def relative_weights(w: Tensor, mask: Tensor) -> Tensor:
-    r"""Weights rescaled so a row's valid entries average 1: :math:`w_j n / \sum_i w_i`.
-
-    Masked entries become 0; a row whose valid weights are all 0 stays 0.
-    """
-    w = torch.where(mask, w, w.new_zeros(()))
-    if bool((w < 0).any()):
-        raise GraphValidationError("importance weights must be >= 0 for unmasked neighbors")
-    total = w.sum(-1, keepdim=True)
-    count = mask.sum(-1, keepdim=True).to(w.dtype)
-    return w * count / total.clamp_min(torch.finfo(w.dtype).tiny)
+from graphrep.errors import ShapeError
+from graphrep.models.content import make_transformer, reset_transformer
+from graphrep.models.features import FeatureBatch, FeatureSchema
+from graphrep.models.hash_text import HashTextEmbedder
+from graphrep.models.id_embedding import IdEmbedding
+from graphrep.models.tokens import Neighbors, check_neighbors, raw_token_modules, relative_weights
 
 
 class EntityEncoder(nn.Module):
@@ -186,8 +69,11 @@ class EntityEncoder(nn.Module):
         text_embedder (HashTextEmbedder, optional): text embedder shared with other
             encoders; one is created here if needed. (default: :obj:`None`)
         gate_hidden (int, optional): hidden size of the weight-gate MLPs. (default: :obj:`16`)
-        use_id_embedding (bool, optional): give featured types a hashed-id token too
+        use_id_embedding (bool, optional): give featured types an id token too
             (transductive); by default only featureless types get one. (default: :obj:`None`)
+        id_tables (Mapping[str, IdEmbedding], optional): id tables by node type, shared with
+            the model's other encoders; types without one get a hashed table of
+            ``id_buckets`` rows. (default: :obj:`None`)
     """
 
     def __init__(
@@ -204,12 +90,14 @@ class EntityEncoder(nn.Module):
         text_embedder: HashTextEmbedder | None = None,
         gate_hidden: int = 16,
         use_id_embedding: bool | None = None,
+        id_tables: Mapping[str, IdEmbedding] | None = None,
     ) -> None:
         super().__init__()
         self.node_type, self.schema, self.dim = node_type, schema, dim
         self.neighbor_types, self.raw, self._raw_index, self._owned_text = raw_token_modules(
-            node_type, schema, neighbor_types, dim, dim, text_embedder, id_buckets, use_id_embedding
-        )
+            node_type, schema, neighbor_types, dim, dim, text_embedder, id_buckets,
+            use_id_embedding, id_tables,
+        )  # fmt: skip
         k = len(self.neighbor_types)
         self.neighbor_proj = nn.ModuleList(nn.Linear(dim, dim) for _ in range(k))
         self.gate = nn.ModuleList(
@@ -274,90 +162,3 @@ class EntityEncoder(nn.Module):
 
     def extra_repr(self) -> str:
         return f"node_type={self.node_type!r}, neighbor_types={self.neighbor_types}, dim={self.dim}"
-
-
-def build_encoders(
-    schema: FeatureSchema,
-    neighbor_types: Mapping[str, Sequence[str]],
-    encoder: str = "entity",
-    dim: int = 128,
-    text_embedder: HashTextEmbedder | None = None,
-    **kwargs: Any,
-) -> nn.ModuleDict:
-    """One encoder per node type, all into the same ``dim``-space, sharing one text embedder.
-
-    Args:
-        schema: features of every node type.
-        neighbor_types: node type -> neighbor types its encoder reads (the keys
-            choose which types get an encoder).
-        encoder: ``"entity"`` (:class:`EntityEncoder`) or ``"pinsage"``
-            (:class:`~graphrep.models.pinsage.PinSage`).
-        dim: shared output dimension ``D``.
-        text_embedder: shared text embedder (created with size ``dim`` if None).
-        **kwargs: passed to every encoder.
-    """
-    from graphrep.models.pinsage import PinSage
-
-    classes = {"entity": EntityEncoder, "pinsage": PinSage}
-    if encoder not in classes:
-        raise ConfigError(f"encoder must be one of {sorted(classes)}, got {encoder!r}")
-    if text_embedder is None and any(schema[t].text for t in schema.node_types):
-        text_embedder = HashTextEmbedder(dim=dim)
-    out = nn.ModuleDict()
-    for nt, nbr in neighbor_types.items():
-        if "." in nt or not nt:
-            raise ConfigError(f"node type {nt!r} cannot name a module (no '.' allowed)")
-        out[nt] = classes[encoder](nt, schema, nbr, dim=dim, text_embedder=text_embedder, **kwargs)
-    return out
-
-
-def raw_token_modules(
-    node_type: str,
-    schema: FeatureSchema,
-    neighbor_types: Sequence[str],
-    token_dim: int,
-    text_dim: int,
-    text_embedder: HashTextEmbedder | None,
-    id_buckets: int,
-    use_id_embedding: bool | None,
-) -> tuple[list[str], nn.ModuleList, dict[str, int], list[HashTextEmbedder] | None]:
-    """One :class:`RawFeatureTokens` per type an encoder reads (its own, then its neighbors').
-
-    Returns ``(neighbor_types, modules, index of each type in modules, owned text embedder)``;
-    the text embedder is created (and owned) only if none is shared and some type has text.
-    It is returned in a list so it is not registered twice as a submodule.
-    """
-    neighbor_types = check_encoder_types(node_type, schema, neighbor_types)
-    types = [node_type, *(t for t in neighbor_types if t != node_type)]
-    owned = None
-    if text_embedder is None and any(schema[t].text for t in types):
-        text_embedder = HashTextEmbedder(dim=text_dim)
-        owned = [text_embedder]
-    modules = nn.ModuleList(
-        RawFeatureTokens(schema[t], token_dim, text_embedder, id_buckets, use_id_embedding)
-        for t in types
-    )
-    return neighbor_types, modules, {t: i for i, t in enumerate(types)}, owned
-
-
-def check_encoder_types(
-    node_type: str, schema: FeatureSchema, neighbor_types: Sequence[str]
-) -> list[str]:
-    """Validate an encoder's node type and neighbor types against ``schema``; returns the list."""
-    if isinstance(neighbor_types, str):
-        raise ConfigError(
-            f"neighbor_types must be a sequence of node types, got the str {neighbor_types!r}"
-        )
-    schema[node_type]  # raises SchemaError naming the known types
-    out = list(neighbor_types)
-    for t in out:
-        schema[t]
-    if len(set(out)) != len(out):
-        raise ConfigError(f"neighbor_types has duplicates: {out}")
-    return out
-
-
-def _desc(x: object) -> str:
-    return (
-        f"{x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, Tensor) else type(x).__name__
-    )

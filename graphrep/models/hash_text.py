@@ -1,4 +1,4 @@
-r"""Hash embeddings: :class:`HashTextEmbedder` for text, :class:`HashIdEmbedding` for node ids.
+r"""Hash embeddings of text (:class:`HashTextEmbedder`) and the hash functions node-id tables use.
 
 Text is embedded without a vocabulary, as in ItemSage
 (`"ItemSage: Learning Product Embeddings for Shopping Recommendations at
@@ -245,42 +245,6 @@ class HashTextEmbedder(nn.Module):
             f"num_buckets={self.num_buckets}, dim={self.dim}, num_hashes={self.num_hashes}, "
             f"bigrams={self.bigrams}, char_trigrams={self.char_trigrams}"
         )
-
-
-class HashIdEmbedding(nn.Module):
-    r"""Hashed node-id embedding for featureless node types (the "hashing trick").
-
-    .. math::
-        \mathbf{e}(v) = \sum_{k=1}^{H} \mathbf{E}\big[h_k(v) \bmod N\big]
-
-    Args:
-        num_buckets (int): rows :math:`N`. (default: :obj:`2**16`)
-        dim (int): embedding size. (default: :obj:`128`)
-        num_hashes (int): hash functions :math:`H`. (default: :obj:`2`)
-    """
-
-    def __init__(self, num_buckets: int = 2**16, dim: int = 128, num_hashes: int = 2) -> None:
-        super().__init__()
-        if num_buckets < 1 or dim < 1 or not 1 <= num_hashes <= 4:
-            raise ConfigError(
-                f"HashIdEmbedding needs num_buckets >= 1, dim >= 1, 1 <= num_hashes <= 4; got "
-                f"{num_buckets}, {dim}, {num_hashes}"
-            )
-        self.num_buckets, self.dim, self.num_hashes = num_buckets, dim, num_hashes
-        self.weight = nn.Parameter(torch.empty(num_buckets, dim))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.weight, std=(self.num_hashes * self.dim) ** -0.5)
-
-    def forward(self, ids: Tensor) -> Tensor:
-        """``ids`` LongTensor of any shape -> ``[*ids.shape, dim]``."""
-        if not isinstance(ids, Tensor) or ids.dtype != torch.long:
-            raise ShapeError(f"ids must be a torch.long tensor, got {_desc(ids)}")
-        out = 0
-        for k in range(self.num_hashes):
-            out = out + F.embedding(hash_ids(ids, k) % self.num_buckets, self.weight)
-        return out
 
 
 def _pad(rows: list[list[int]], device: torch.device) -> tuple[Tensor, Tensor]:

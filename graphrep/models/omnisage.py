@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphrep.errors import ConfigError, SchemaError, ShapeError
-from graphrep.models.entity import build_encoders
+from graphrep.models.encoders import IdTableSpec, build_encoders, build_id_tables
 from graphrep.models.features import FeatureBatch, FeatureSchema, NodeSchema
 from graphrep.models.hash_text import HashTextEmbedder
 from graphrep.models.pinsage import PinSage
@@ -87,6 +87,11 @@ class OmniSage(nn.Module):
         use_content (bool, optional): encoders read content features. (default: :obj:`True`)
         text_buckets (int, optional): rows of the shared hashed-text table.
             (default: :obj:`2**17`)
+        id_tables (Mapping, optional): :class:`~graphrep.models.encoders.IdTableSpec` fields
+            (``mode``, ``budget_bytes``, ``num_buckets``, ``sparse``) of the one id table per
+            node type that every encoder reading the type shares. (default: exact under 512 MiB)
+        light_kwargs (Mapping, optional): arguments of the light encoders (``normalize``,
+            ``neighbor_weight``). (default: :obj:`None`)
         **encoder_kwargs: passed to every entity encoder (``num_heads``, ``id_buckets``,
             ``mlp_hidden``, ``hidden`` for PinSage, ...).
     """
@@ -106,6 +111,8 @@ class OmniSage(nn.Module):
         use_neighbors: bool = True,
         use_content: bool = True,
         text_buckets: int = 2**17,
+        id_tables: Mapping[str, Any] | None = None,
+        light_kwargs: Mapping[str, Any] | None = None,
         **encoder_kwargs: Any,
     ) -> None:
         super().__init__()
@@ -124,7 +131,9 @@ class OmniSage(nn.Module):
             "feature_head_hidden": feature_head_hidden,
             "detach_feature_targets": bool(detach_feature_targets),
             "use_neighbors": bool(use_neighbors), "use_content": bool(use_content),
-            "text_buckets": text_buckets, "encoder_kwargs": dict(encoder_kwargs), "losses": {},
+            "text_buckets": text_buckets, "id_tables": dict(id_tables or {}),
+            "light_kwargs": dict(light_kwargs or {}), "encoder_kwargs": dict(encoder_kwargs),
+            "losses": {},
         }  # fmt: skip
         self.dim = dim
         self.use_neighbors = bool(use_neighbors)
@@ -140,13 +149,18 @@ class OmniSage(nn.Module):
         if any(self.encoder_schema[t].text for t in used):
             text = HashTextEmbedder(num_buckets=text_buckets, dim=dim)
         self.text_embedder = text
+        spec = IdTableSpec(**dict(id_tables or {}))
+        width = int(encoder_kwargs.get("hidden", 256)) if encoder == "pinsage" else dim
+        self.id_tables = build_id_tables(
+            self.encoder_schema, nbr, encoder, width, spec, encoder_kwargs.get("use_id_embedding"),
+        )  # fmt: skip
         self.encoders = build_encoders(
             self.encoder_schema, nbr, encoder=encoder, dim=dim, text_embedder=text,
-            **encoder_kwargs,
+            id_tables=self.id_tables, light_kwargs=light_kwargs, **encoder_kwargs,
         )  # fmt: skip
         self.feature_heads = nn.ModuleDict()
         for nt, enc in self.encoders.items():
-            if self.encoder_schema[nt].featureless:
+            if self.encoder_schema[nt].featureless or not hasattr(enc, "raw"):
                 continue
             width = enc.hidden if isinstance(enc, PinSage) else dim
             self.feature_heads[nt] = nn.Sequential(

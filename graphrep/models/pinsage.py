@@ -43,16 +43,17 @@ ratios matter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphrep.errors import ConfigError, GraphValidationError, ShapeError
-from graphrep.models.entity import Neighbors, check_neighbors, raw_token_modules
 from graphrep.models.features import FeatureBatch, FeatureSchema
 from graphrep.models.hash_text import HashTextEmbedder
+from graphrep.models.id_embedding import IdEmbedding
+from graphrep.models.tokens import Neighbors, check_neighbors, raw_token_modules
 
 
 class PinSageConv(nn.Module):
@@ -102,6 +103,8 @@ class PinSage(nn.Module):
         text_embedder (HashTextEmbedder, optional): shared text embedder. (default: :obj:`None`)
         use_id_embedding (bool, optional): id tokens for featured types too.
             (default: :obj:`None`)
+        id_tables (Mapping[str, IdEmbedding], optional): shared id tables by node type
+            (of width ``hidden``). (default: :obj:`None`)
     """
 
     def __init__(
@@ -115,6 +118,7 @@ class PinSage(nn.Module):
         id_buckets: int = 2**16,
         text_embedder: HashTextEmbedder | None = None,
         use_id_embedding: bool | None = None,
+        id_tables: Mapping[str, IdEmbedding] | None = None,
     ) -> None:
         super().__init__()
         if num_layers < 1 or hidden < 1 or dim < 1:
@@ -131,6 +135,7 @@ class PinSage(nn.Module):
             text_embedder,
             id_buckets,
             use_id_embedding,
+            id_tables,
         )
         self.convs = nn.ModuleList(PinSageConv(hidden) for _ in range(num_layers))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, dim))

@@ -241,6 +241,14 @@ class EntityEntityTask:
             model.add_loss(name, **kwargs)
 
     # ---------------------------------------------------------------- sampling
+    @property
+    def epoch_size(self) -> int:
+        """Positives in one epoch: the relation's edges (after the per-item cap), or one
+        co-visit seed per node of the type."""
+        if isinstance(self.pairs, EdgePairSampler):
+            return int(self.pairs.num_edges)
+        return int(self.builder.graph.num_nodes[self.src_type])
+
     def _epoch(self, step: int) -> int:
         if not isinstance(self.pairs, EdgePairSampler):
             return 0

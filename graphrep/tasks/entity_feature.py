@@ -108,6 +108,11 @@ class EntityFeatureTask:
         for name, kwargs in self.loss_specs().items():
             model.add_loss(name, **kwargs)
 
+    @property
+    def epoch_size(self) -> int:
+        """Nodes in one epoch: the largest of the task's types (each batch draws every type)."""
+        return max(int(self.builder.graph.num_nodes[t]) for t in self.node_types)
+
     def sample(self, step: int) -> FeatureTaskBatch:
         """``batch_size`` distinct uniform nodes per type (pure function of ``(seed, step)``)."""
         step = check_int(step, "step", minimum=0)

@@ -93,6 +93,18 @@ class MultiTask:
         """Names of the tasks with a positive weight."""
         return [n for n, w in self.weights.items() if w > 0]
 
+    def steps_per_epoch(self, name: str | None = None) -> int:
+        """Steps in one epoch of task ``name`` (default: the first active task): its
+        positives per epoch (``epoch_size``) over its batch size, rounded up."""
+        name = self.active[0] if name is None else name
+        if name not in self.tasks:
+            raise ConfigError(f"train.epoch_task: unknown task {name!r}; tasks are {list(self.tasks)}")
+        task = self.tasks[name]
+        size = getattr(task, "epoch_size", None)
+        if size is None:
+            raise ConfigError(f"task {name!r} ({type(task).__name__}) defines no epoch_size")
+        return max(1, math.ceil(int(size) / int(task.batch_size)))
+
     def attach(self, model: Any) -> None:
         """Register every task's loss modules on ``model`` (before creating the optimizer)."""
         for task in self.tasks.values():

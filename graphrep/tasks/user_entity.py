@@ -214,6 +214,11 @@ class UserEntityTask:
             out[sel] = log_p[i[sel]]
         return torch.from_numpy(out)
 
+    @property
+    def epoch_size(self) -> int:
+        """Users in one epoch (those with enough history before the cut)."""
+        return len(self.users)
+
     def sample(self, step: int) -> UserTaskBatch:
         """The batch of ``step`` (pure function of ``(seed, step)``)."""
         step = check_int(step, "step", minimum=0)

@@ -12,11 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError
+from graphrep.graph.heterograph import HeteroGraph
 from graphrep.models import OmniSage
+from graphrep.models.spectral import spectral_embedding
 from graphrep.samplers.covisit import CoVisitPairSampler
 from graphrep.tasks import (
     EntityEntityTask,
@@ -32,7 +35,17 @@ from graphrep.train.config import PLANETOID, DataConfig, RunConfig, TaskSpec
 
 
 def load_dataset(cfg: DataConfig) -> GraphDataset:
-    """The dataset a :class:`DataConfig` names (generated or read from disk)."""
+    """The dataset a :class:`DataConfig` names (generated or read from disk), with its
+    validation split carved out of the training edges when ``cfg.validation > 0``."""
+    dataset = _read_dataset(cfg)
+    if cfg.validation > 0:
+        from graphrep.data.splits import carve_validation
+
+        dataset = carve_validation(dataset, cfg.validation, cfg.seed)
+    return dataset
+
+
+def _read_dataset(cfg: DataConfig) -> GraphDataset:
     if cfg.dataset == "synthetic":
         from graphrep.data.synthetic import generate
 
@@ -128,23 +141,61 @@ def build_tasks(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) ->
 
 
 def build_model(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) -> OmniSage:
-    """An untrained :class:`OmniSage` (initialised from ``train.seed``)."""
+    """An untrained :class:`OmniSage` (initialised from ``train.seed``; id tables as
+    :func:`init_id_tables` sets them)."""
     m = cfg.model
     torch.manual_seed(cfg.train.seed)
     kw: dict[str, Any] = {"id_buckets": m.id_buckets}
-    if m.encoder == "entity":
-        kw.update(num_heads=m.num_heads, mlp_hidden=m.mlp_hidden)
-    else:
+    if m.encoder == "pinsage":
         kw.update(hidden=m.mlp_hidden)
-    return OmniSage.from_builder(
+    else:
+        kw.update(num_heads=m.num_heads, mlp_hidden=m.mlp_hidden)
+    model = OmniSage.from_builder(
         builder, dataset.events if m.sequence else None, node_types=m.node_types,
         dim=m.dim, encoder=m.encoder, sequence=m.sequence, use_neighbors=m.use_neighbors,
         use_content=m.use_content, text_buckets=m.text_buckets,
         feature_head_hidden=m.feature_head_hidden,
         sequence_kwargs={"max_len": m.seq_max_len, "num_layers": m.seq_layers,
                          "num_heads": m.seq_heads},
+        id_tables={"mode": m.id_embedding, "budget_bytes": m.id_budget_mb * 2**20,
+                   "num_buckets": m.id_buckets},
+        light_kwargs={"normalize": m.light_normalize},
         **kw,
     )  # fmt: skip
+    init_id_tables(model, dataset.graph, cfg)
+    return model
+
+
+def largest_relation(graph: HeteroGraph, node_type: str) -> str | None:
+    """The forward relation with the most edges that has ``node_type`` at one end."""
+    best, size = None, -1
+    for et in graph.canonical_edge_types:
+        if node_type in (et[0], et[2]) and graph.csr(et).num_edges > size:
+            best, size = et[1], graph.csr(et).num_edges
+    return best
+
+
+def init_id_tables(model: OmniSage, graph: HeteroGraph, cfg: RunConfig) -> None:
+    """Hybrid tables get exact rows for their highest-degree ids; exact rows start from a
+    spectral embedding when ``model.spectral_init`` (one truncated SVD per relation,
+    rescaled to the mean squared row norm 1 of the random initialisation)."""
+    m = cfg.model
+    by_relation: dict[str, list[str]] = {}
+    for t, table in model.id_tables.items():
+        if table.mode == "hybrid":
+            table.set_frequent(np.argsort(-graph.degree(t), kind="stable"))
+        rel = m.spectral_relation or largest_relation(graph, t)
+        if m.spectral_init and table.num_exact and rel is not None:
+            by_relation.setdefault(rel, []).append(t)
+    for rel, types in by_relation.items():
+        et = graph.edge_type(rel)
+        width = max(model.id_tables[t].dim for t in types)
+        vectors = spectral_embedding(graph, rel, width, alpha=m.spectral_alpha, seed=cfg.train.seed)
+        for t in types:
+            if t in (et[0], et[2]):
+                x = vectors[t]
+                scale = np.sqrt(len(x) / max(float(np.square(x).sum()), 1e-12))
+                model.id_tables[t].load_vectors(x * scale)
 
 
 @dataclass

@@ -149,9 +149,9 @@ def check_digest(state: dict[str, Any], path: str | os.PathLike, digest: str) ->
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, Any], path: str | os.PathLike,
-                 optimizer: Any = None, scheduler: Any = None) -> None:
-    """Load checkpoint ``state`` into ``model`` (and ``optimizer``, ``scheduler`` and the
-    torch RNG when an optimizer is given).
+                 optimizer: Any = None) -> None:
+    """Load checkpoint ``state`` into ``model`` (and ``optimizer``, with its schedule, and
+    the torch RNG when an optimizer is given).
 
     Raises:
         GraphFormatError: the state does not fit (missing keys, other tensor sizes),
@@ -161,7 +161,6 @@ def load_weights(model: torch.nn.Module, state: dict[str, Any], path: str | os.P
         model.load_state_dict(state["model"])
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["torch_rng"])
     except (RuntimeError, KeyError, ValueError, TypeError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[-1].strip()[:200]

@@ -29,6 +29,11 @@ def _positive(value: Any, name: str, minimum: float = 1) -> None:
         raise ConfigError(f"{name} must be >= {minimum}, got {value!r}")
 
 
+def _finite(value: Any, name: str) -> None:
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+
+
 def _choice(value: Any, name: str, options: Sequence[Any]) -> None:
     if value not in options:
         raise ConfigError(f"{name} must be one of {list(options)}, got {value!r}")
@@ -51,6 +56,10 @@ class DataConfig:
         mmap: open saved datasets (``RUN/data``, ``dataset="dir"``) memory-mapped, so the
             processes of one machine share one copy of the topology in the page cache;
             ``False`` reads a private copy into each process's memory.
+        validation: share of the training edges (recommendation and link-prediction
+            datasets) held out as a validation split for early stopping and model
+            selection (:func:`graphrep.data.splits.carve_validation`, seeded by ``seed``);
+            0 holds out nothing.
     """
 
     dataset: str = "synthetic"
@@ -60,8 +69,11 @@ class DataConfig:
     root: str | None = None
     cache_dir: str | None = None
     mmap: bool = True
+    validation: float = 0.0
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.validation) and 0.0 <= self.validation < 1.0):
+            raise ConfigError(f"data.validation must be in [0, 1), got {self.validation!r}")
         if not is_known_dataset(self.dataset):
             raise ConfigError(
                 f"data.dataset must be 'synthetic', 'dir', one of {list(REAL_DATASETS)} or an "
@@ -83,7 +95,18 @@ def is_known_dataset(name: str) -> bool:
 
 @dataclass
 class ModelConfig:
-    """The OmniSage model (see :class:`graphrep.models.OmniSage`)."""
+    """The OmniSage model (see :class:`graphrep.models.OmniSage`).
+
+    Id tables (:class:`graphrep.models.IdEmbedding`, one per node type, shared by every
+    encoder reading it): ``id_embedding`` ``auto`` gives exact rows when a table fits
+    ``id_budget_mb``, else a hybrid of exact rows for the most frequent ids and
+    ``id_buckets`` hashed rows. ``spectral_init`` starts exact rows from a spectral
+    embedding (:func:`graphrep.models.spectral.spectral_embedding`) of
+    ``spectral_relation`` (default: each type's largest relation), scaled by singular
+    value to the power ``spectral_alpha``. ``encoder`` ``light`` (or ``auto`` for
+    content-free types) uses :class:`graphrep.models.LightEncoder`, whose outputs are
+    L2-normalised when ``light_normalize``.
+    """
 
     encoder: str = "entity"
     dim: int = 64
@@ -100,9 +123,18 @@ class ModelConfig:
     seq_max_len: int = 32
     seq_layers: int = 1
     seq_heads: int = 2
+    id_embedding: str = "auto"
+    id_budget_mb: int = 512
+    spectral_init: bool = True
+    spectral_relation: str | None = None
+    spectral_alpha: float = 0.5
+    light_normalize: bool = True
 
     def __post_init__(self) -> None:
-        _choice(self.encoder, "model.encoder", ("entity", "pinsage"))
+        _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))
+        _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
+        _positive(self.id_budget_mb, "model.id_budget_mb")
+        _finite(self.spectral_alpha, "model.spectral_alpha")
         for name in ("dim", "num_heads", "mlp_hidden", "id_buckets", "text_buckets",
                      "feature_head_hidden", "max_tokens", "seq_max_len", "seq_layers",
                      "seq_heads"):  # fmt: skip
@@ -230,6 +262,16 @@ class TrainConfig:
     ranks (under ``torchrun``); ``virtual_ranks = W`` runs ``W`` ranks as threads of one
     process, computing exactly what a ``W``-process run computes (the same batches,
     candidate pools and averaged gradient), e.g. to continue a multi-GPU run on one machine.
+
+    Id tables (sparse gradients) are updated by SparseAdam at ``id_lr`` (default ``lr``);
+    every other weight by AdamW (:mod:`graphrep.train.optim`).
+
+    Budgets: ``epochs`` (when set) replaces ``steps`` by ``epochs`` passes over the
+    positives of ``epoch_task`` (default: the first task). ``validate_every`` (in epochs;
+    0 = never) scores the validation split carved from the training data
+    (``data.validation``; Planetoid's validation nodes) and keeps the best model, which is
+    the one written to ``model.pt``; training stops after ``patience`` validations
+    without improvement (0: never stops early).
     """
 
     steps: int = 1000
@@ -247,9 +289,21 @@ class TrainConfig:
     progress: bool = True
     gather_negatives: bool = True
     virtual_ranks: int = 1
+    id_lr: float | None = None
+    epochs: float | None = None
+    epoch_task: str | None = None
+    validate_every: float = 0.0
+    patience: int = 0
 
     def __post_init__(self) -> None:
         _positive(self.steps, "train.steps")
+        if self.id_lr is not None and not (math.isfinite(self.id_lr) and self.id_lr > 0):
+            raise ConfigError(f"train.id_lr must be a finite number > 0, got {self.id_lr}")
+        if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise ConfigError(f"train.epochs must be a finite number > 0, got {self.epochs}")
+        if not (math.isfinite(self.validate_every) and self.validate_every >= 0):
+            raise ConfigError(f"train.validate_every must be >= 0 (epochs), got {self.validate_every}")
+        _positive(self.patience, "train.patience", 0)
         _positive(self.virtual_ranks, "train.virtual_ranks")
         if not self.lr > 0:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
@@ -282,14 +336,53 @@ class EmbedConfig:
 
 
 @dataclass
+class LinkHeadConfig:
+    """OGB's link head (:mod:`graphrep.eval.link_head`; its ddi example: 3 layers of 256,
+    dropout 0.5).
+
+    Args:
+        hidden: hidden width of the Hadamard-product MLP.
+        layers: linear layers (``>= 1``).
+        dropout: dropout between layers while training.
+        epochs: passes over the training edges (the best epoch on the carved validation
+            split is kept when there is one).
+        batch_size: positive edges per step (as many random negatives).
+        lr: Adam learning rate.
+        seed: initialisation and negative-sampling seed.
+        standardize: scale the embeddings to unit variance per dimension first.
+    """
+
+    hidden: int = 256
+    layers: int = 3
+    dropout: float = 0.5
+    epochs: int = 20
+    batch_size: int = 65536
+    lr: float = 0.005
+    seed: int = 0
+    standardize: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "layers", "epochs", "batch_size"):
+            _positive(getattr(self, name), f"eval.head.{name}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"eval.head.dropout must be in [0, 1), got {self.dropout}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"eval.head.lr must be a finite number > 0, got {self.lr}")
+
+
+@dataclass
 class EvalConfig:
-    """Evaluation protocol."""
+    """Evaluation protocol. ``link_head`` also scores link-prediction datasets with OGB's
+    Hadamard-MLP head trained on the frozen embeddings (settings in ``head``), besides the
+    dot product."""
 
     ks: list[int] = field(default_factory=lambda: [10, 50])
     num_negatives: int = 1000
     max_queries: int = 5000
     user_window: int | None = None
     seed: int = 0
+    link_head: bool = False
+    head: LinkHeadConfig = field(default_factory=LinkHeadConfig)
 
     def __post_init__(self) -> None:
         if not self.ks:

@@ -1,7 +1,8 @@
 """Metric logs of a run: ``logs/metrics.csv`` and TensorBoard event files.
 
 The CSV has one row per logged step (``step`` first, then the metrics of the
-first logged row, sorted); TensorBoard gets the same scalars when the
+first logged row, sorted; a metric that first appears later, such as a validation
+score, adds a column and leaves earlier rows empty there); TensorBoard gets the same scalars when the
 ``tensorboard`` package is installed (otherwise only the CSV is written). On
 resume, rows after the checkpoint's step are dropped, so the log of a resumed
 run reads as that of an uninterrupted one.
@@ -80,6 +81,13 @@ class MetricLogger:
         new_file = self.columns is None
         if self.columns is None:
             self.columns = ["step", *sorted(k for k in row if k != "step")]
+        elif set(row) - set(self.columns):  # a metric logged for the first time (validation)
+            self.columns += sorted(set(row) - set(self.columns))
+            old = read_metrics(self.csv_path)
+            with atomic_file(self.csv_path, "w") as f:
+                w = csv.DictWriter(f, self.columns, restval="")
+                w.writeheader()
+                w.writerows(old)
         with self.csv_path.open("a", newline="") as f:
             w = csv.DictWriter(f, self.columns, extrasaction="ignore")
             if new_file:

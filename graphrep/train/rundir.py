@@ -6,7 +6,9 @@
     RUN/data/                the dataset, when train generated it (synthetic presets)
     RUN/checkpoints/         step_<N>.pt, atomic, weights_only-loadable
     RUN/logs/                metrics.csv + tensorboard/
-    RUN/model.pt             final weights + hparams (weights_only-loadable)
+    RUN/model.pt             final weights + hparams (weights_only-loadable; the best
+                             validated model when training validates)
+    RUN/best.pt              the best validated weights so far (train.validate_every)
     RUN/train_summary.json   throughput, sampling wait share, wall time, peak RSS
     RUN/embeddings/          exported embeddings (graphrep embed)
     RUN/metrics.json         evaluation results (graphrep eval)
@@ -40,6 +42,7 @@ class RunDir:
     checkpoints = property(lambda self: self.path / "checkpoints")
     logs = property(lambda self: self.path / "logs")
     model_path = property(lambda self: self.path / "model.pt")
+    best_path = property(lambda self: self.path / "best.pt")
     summary_path = property(lambda self: self.path / "train_summary.json")
     embeddings = property(lambda self: self.path / "embeddings")
     metrics_path = property(lambda self: self.path / "metrics.json")

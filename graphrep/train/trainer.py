@@ -20,7 +20,6 @@ import contextlib
 import math
 import resource
 import time
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -46,7 +45,9 @@ from graphrep.train.distributed import (
     rank_sample_step,
     samples_consumed,
 )
+from graphrep.train.early_stopping import EarlyStopping, Validator
 from graphrep.train.logger import MetricLogger
+from graphrep.train.optim import RunOptimizer
 from graphrep.train.prefetch import Prefetcher
 from graphrep.train.rundir import RunDir
 from graphrep.utils.collectives import (
@@ -54,38 +55,12 @@ from graphrep.utils.collectives import (
     ThreadGroup,
     all_reduce_mean,
     barrier,
+    broadcast_object,
+    get_rank,
     pooled_negatives,
     run_ranks,
 )
 from graphrep.utils.lock import RunLock
-
-
-def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
-    """Multiplier of the base learning rate at step ``t`` (see the module docstring)."""
-    warm, total, floor = cfg.warmup_steps, cfg.steps, cfg.min_lr_ratio
-
-    def f(t: int) -> float:
-        if t < warm:
-            return (t + 1) / warm
-        span = max(1, total - warm)
-        progress = min(1.0, (t - warm) / span)
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return f
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """AdamW groups: weight decay on matrices, none on biases, norms, embeddings, temperatures."""
-    decay, no_decay = [], []
-    embedding_params = {
-        id(p) for m in model.modules() if isinstance(m, nn.Embedding | nn.EmbeddingBag)
-        for p in m.parameters()
-    }  # fmt: skip
-    for p in model.parameters():
-        if not p.requires_grad:
-            continue
-        (decay if p.ndim >= 2 and id(p) not in embedding_params else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def peak_rss_mib() -> float:
@@ -112,17 +87,25 @@ class Trainer:
         run_dir: where config, checkpoints, logs and the model go.
         dataset: the data (default: what ``config.data`` names; a generated
             synthetic graph is saved to ``RUN/data`` so later commands read it).
+        validator: scores the model for early stopping (default, when
+            ``train.validate_every > 0``: the dataset's own protocol on its validation split,
+            :func:`graphrep.eval.validation.validator_for`).
 
     Example:
         >>> Trainer(preset("tiny"), "runs/tiny").fit()
     """
 
     def __init__(
-        self, config: RunConfig, run_dir: str | RunDir, dataset: GraphDataset | None = None
+        self,
+        config: RunConfig,
+        run_dir: str | RunDir,
+        dataset: GraphDataset | None = None,
+        validator: Validator | None = None,
     ) -> None:
         self.config = config
         self.run = run_dir if isinstance(run_dir, RunDir) else RunDir(run_dir)
         self._dataset = dataset
+        self.validator = validator
         self.components: Components | None = None
 
     def _prepare(self, env: DistEnv) -> Components:
@@ -162,22 +145,27 @@ class Trainer:
         return comps
 
     def _finished(self, model: nn.Module) -> dict[str, Any] | None:
-        """The stored summary if the run already finished (``model.pt`` at ``train.steps``),
-        with the final weights loaded into ``model``; ``None`` otherwise."""
+        """The stored summary if the run already finished (``model.pt`` is written when a run
+        ends: its budget is spent or it stopped early), with the final weights loaded into
+        ``model``; ``None`` otherwise."""
         run = self.run
         if not run.model_path.is_file():
             return None
-        state = load_checkpoint(run.model_path)
-        if int(state["step"]) < self.config.train.steps:
-            return None
+        state = load_checkpoint(run.model_path)  # written once, when a run ends
         check_digest(state, run.model_path, self.config.digest())
         load_weights(model, state, run.model_path)
         summary = run.read_json(run.summary_path) if run.summary_path.is_file() else {}
         return {**summary, "steps": int(state["step"]), "already_finished": True}
 
     def fit(self, resume: bool = True) -> dict[str, Any]:
-        """Train for ``train.steps`` steps (continuing from the last intact checkpoint if
+        """Train for the configured budget (continuing from the newest intact checkpoint if
         ``resume``; a finished run is left unchanged), holding the run directory's lock.
+
+        The budget is ``train.steps``, or ``train.epochs`` passes over the epoch task's
+        positives. With ``train.validate_every`` the model is scored on the validation
+        split every so many epochs, the best one is kept (``RUN/best.pt``) and written to
+        ``model.pt``, and training stops after ``train.patience`` validations without
+        improvement.
 
         Returns:
             The training summary (also written to ``RUN/train_summary.json``); for a run
@@ -209,16 +197,22 @@ class Trainer:
         model, tasks = comps.model.to(device), comps.tasks
         if resume and (finished := self._finished(model)) is not None:
             return finished
-        opt = torch.optim.AdamW(param_groups(model, tc.weight_decay), lr=tc.lr)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(tc))
+        per_epoch = tasks.steps_per_epoch(tc.epoch_task)
+        total = tc.steps if tc.epochs is None else max(1, math.ceil(tc.epochs * per_epoch))
+        opt = RunOptimizer(model, tc, total)
+        every = max(1, round(tc.validate_every * per_epoch)) if tc.validate_every > 0 else 0
+        validator = self._validator(comps) if every else None
+        early = EarlyStopping(tc.patience)
         start = base_sample = 0
         found = resume_state(run.checkpoints, cfg.digest()) if resume else None
         ckpt = None
         if found is not None:
             state, ckpt = found
-            load_weights(model, state, ckpt, opt, sched)
+            load_weights(model, state, ckpt, opt)
             start = int(state["step"])
             base_sample = int(state.get("samples_consumed", start))
+            if "early_stopping" in state:
+                early.load_state_dict(state["early_stopping"])
         else:
             torch.manual_seed(tc.seed)
         ranks = tc.virtual_ranks  # logical ranks of this process: first, first + 1, ...
@@ -227,7 +221,11 @@ class Trainer:
         logger = MetricLogger(run.logs, resume_step=start if ckpt is not None else None) if main else None
         model.train()
         runner: nn.Module = _LossStep(model, tasks)
-        if env.distributed:  # gradients averaged over ranks by torch's DDP
+        if env.distributed:  # dense gradients averaged by torch's DDP, id tables by opt.sync_sparse
+            sparse = {id(p) for p in opt.sparse_params}
+            DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+                runner, [n for n, p in runner.named_parameters() if id(p) in sparse]
+            )
             runner = DistributedDataParallel(runner, find_unused_parameters=True)
 
         def sample(step: int) -> list[Any]:  # rank r draws task step base + (step - start) * W + r
@@ -238,9 +236,10 @@ class Trainer:
 
         totals = {"wait": 0.0, "step": 0.0, "examples": 0, "steps": 0}
         window = {"wait": 0.0, "step": 0.0, "examples": 0}
-        bar = _progress(tc, start) if main else None
-        stream = Prefetcher(sample, start, tc.steps, cfg.sampling.prefetch, cfg.sampling.workers)
+        bar = _progress(tc, start, total, per_epoch) if main else None
+        stream = Prefetcher(sample, start, total, cfg.sampling.prefetch, cfg.sampling.workers)
         metrics: dict[str, float] = {}
+        done = start
         try:
             t_prev = time.perf_counter()
             for step, batches, wait in stream:
@@ -252,12 +251,10 @@ class Trainer:
                         f"training loss became {metrics['loss']} at step {step}; lower train.lr "
                         "or check the input features for NaN/inf"
                     )
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 loss.backward()
-                if tc.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                opt.sync_sparse()
                 opt.step()
-                sched.step()
                 now = time.perf_counter()
                 n = _examples(batches)
                 for acc in (totals, window):
@@ -267,35 +264,46 @@ class Trainer:
                 totals["steps"] += 1
                 t_prev = now
                 done = step + 1
-                if done % tc.log_every == 0 or done == tc.steps:
+                row: dict[str, float] | None = None
+                if done % tc.log_every == 0 or done == total:
                     row = dict(metrics)
                     row["loss"] = all_reduce_mean(metrics["loss"])  # every rank calls it
-                    row["lr"] = sched.get_last_lr()[0]
+                    row["lr"] = opt.get_last_lr()
+                    row["epoch"] = done / per_epoch
                     row["examples_per_s"] = window["examples"] / max(window["step"], 1e-9)
                     row["sampling_wait_share"] = window["wait"] / max(window["step"], 1e-9)
                     window = {"wait": 0.0, "step": 0.0, "examples": 0}
-                    if logger is not None:
-                        logger.log(done, row)
                     if bar is not None:
                         bar.set_postfix(loss=f"{metrics['loss']:.3f}",
                                         ex_s=f"{row['examples_per_s']:.0f}",
                                         wait=f"{100 * row['sampling_wait_share']:.0f}%")  # fmt: skip
+                if validator is not None and (done % every == 0 or done == total):
+                    value = self._validate(validator, model, comps, early, done)
+                    row = {**(row or {}), f"val/{validator.metric}": value}
+                    t_prev = time.perf_counter()  # validation is not step time
+                if row is not None and logger is not None:
+                    logger.log(done, row)
                 if bar is not None:
-                    bar.update(1)
-                if done % tc.checkpoint_every == 0 or done == tc.steps:
+                    bar.update(1 / per_epoch)
+                stop = early.should_stop
+                if done % tc.checkpoint_every == 0 or done == total or stop:
                     if main:
                         consumed = samples_consumed(done, world, start, base_sample)
-                        self._checkpoint(model, opt, sched, done, consumed, world)
+                        self._checkpoint(model, opt, done, consumed, world, early)
                     barrier()
                     t_prev = time.perf_counter()  # checkpoint I/O is not step time
+                if stop:
+                    break
         finally:
             stream.close()
             if logger is not None:
                 logger.close()
             if bar is not None:
                 bar.close()
+        if validator is not None and early.best_step >= 0:  # the run keeps its best model
+            model.load_state_dict(load_checkpoint(run.best_path)["model"])
         summary = {
-            "steps": tc.steps,
+            "steps": done, "planned_steps": total, "epochs": done / per_epoch,
             "resumed_from": start,
             "final_loss": metrics.get("loss", math.nan),
             "examples_per_s": totals["examples"] / max(totals["step"], 1e-9),
@@ -304,10 +312,14 @@ class Trainer:
             "peak_rss_mib": peak_rss_mib(),
             "num_threads": torch.get_num_threads(),
             "world_size": world,
-        }
+        }  # fmt: skip
+        if validator is not None:
+            summary.update(validation_metric=validator.metric, best_step=early.best_step,
+                           best_value=early.best, stopped_early=done < total,
+                           validations=early.history)  # fmt: skip
         if main:
             final = {
-                "model": model.state_dict(), "hparams": model.hparams, "step": tc.steps,
+                "model": model.state_dict(), "hparams": model.hparams, "step": done,
                 "config": cfg.to_dict(), "digest": cfg.digest(), "version": __version__,
             }  # fmt: skip
             save_state(run.model_path, {k: _cpu(v) for k, v in final.items()})
@@ -315,14 +327,40 @@ class Trainer:
         barrier()  # every rank returns once model.pt exists
         return summary
 
+    def _validator(self, comps: Components) -> Validator:
+        if self.validator is not None:
+            return self.validator
+        from graphrep.eval.validation import validator_for  # eval sits downstream of train
+
+        return validator_for(self.config, comps.dataset)
+
+    def _validate(
+        self, validator: Validator, model: nn.Module, comps: Components, early: EarlyStopping, step: int
+    ) -> float:
+        """Score the model (rank 0; every rank gets the value), keep it if it is the best."""
+        value = None
+        if get_rank() == 0:
+            model.eval()
+            with torch.no_grad():
+                value = float(validator(model, comps.builder))
+            model.train()
+        value = float(broadcast_object(value))
+        if early.update(step, value) and get_rank() == 0:
+            state = {"model": model.state_dict(), "step": step, "value": value,
+                     "metric": validator.metric}  # fmt: skip
+            save_state(self.run.best_path, _cpu(state))
+        return value
+
     def _checkpoint(
-        self, model: nn.Module, opt: Any, sched: Any, step: int, consumed: int, world_size: int
+        self, model: nn.Module, opt: RunOptimizer, step: int, consumed: int, world_size: int,
+        early: EarlyStopping,
     ) -> None:
         state = {
             "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "step": step, "torch_rng": torch.get_rng_state(),
+            "step": step, "torch_rng": torch.get_rng_state(),
             "hparams": model.hparams, "digest": self.config.digest(),
             "samples_consumed": consumed, "world_size": world_size,
+            "early_stopping": early.state_dict(),
         }  # fmt: skip
         save_checkpoint(self.run.checkpoints, _cpu(state), keep=self.config.train.keep_checkpoints)
 
@@ -373,9 +411,12 @@ def _cpu(value: Any) -> Any:
     return value
 
 
-def _progress(tc: TrainConfig, start: int) -> Any:
+def _progress(tc: TrainConfig, start: int, total: int, per_epoch: int) -> Any:
+    """A progress bar in epochs (fractions of an epoch per step)."""
     if not tc.progress:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=tc.steps, initial=start, desc="train", unit="step", dynamic_ncols=True)
+    fmt = "{l_bar}{bar}| {n:.2f}/{total:.2f} epochs [{elapsed}<{remaining}{postfix}]"
+    return tqdm(total=round(total / per_epoch, 4), initial=round(start / per_epoch, 4),
+                desc="train", unit="epoch", dynamic_ncols=True, bar_format=fmt)  # fmt: skip

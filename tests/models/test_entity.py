@@ -8,10 +8,12 @@ import torch
 
 from graphrep.errors import ConfigError, GraphValidationError, SchemaError, ShapeError
 from graphrep.graph import HeteroGraph, Ragged
-from graphrep.models.entity import EntityEncoder, build_encoders, relative_weights
+from graphrep.models.encoders import build_encoders
+from graphrep.models.entity import EntityEncoder
 from graphrep.models.features import FeatureBatch, FeatureSchema, NodeFeaturizer
 from graphrep.models.hash_text import HashTextEmbedder
 from graphrep.models.pinsage import PinSage
+from graphrep.models.tokens import relative_weights
 
 
 @pytest.fixture(autouse=True, scope="module")

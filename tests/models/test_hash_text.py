@@ -1,4 +1,4 @@
-"""HashTextEmbedder / HashIdEmbedding: determinism, order, padding, collisions, shapes, errors."""
+"""HashTextEmbedder: determinism, order, padding, collisions, shapes, errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import torch
 from graphrep.errors import ConfigError, ShapeError
 from graphrep.models.hash_text import (
     MASK31,
-    HashIdEmbedding,
     HashTextEmbedder,
     bigram_ids,
     char_trigrams,
@@ -160,15 +159,3 @@ def test_hash_text_errors():
         e(torch.tensor([[1, 2]]), torch.tensor([[True]]))
     with pytest.raises(ConfigError, match="num_hashes"):
         HashTextEmbedder(num_hashes=9)
-
-
-def test_hash_id_embedding():
-    torch.manual_seed(0)
-    m = HashIdEmbedding(num_buckets=64, dim=8)
-    ids = torch.tensor([[0, 5], [5, 63]])
-    out = m(ids)
-    assert out.shape == (2, 2, 8) and torch.equal(out[0, 1], out[1, 0])
-    rows = [hash_ids(ids, k) % 64 for k in range(2)]
-    torch.testing.assert_close(out, m.weight[rows[0]] + m.weight[rows[1]])
-    with pytest.raises(ShapeError, match=r"torch\.long"):
-        m(ids.float())

@@ -89,8 +89,9 @@ def test_per_type_losses_and_decrease(builder):
         opt.step()
         losses.append(float(loss.detach()))
     assert all(math.isfinite(v) for v in losses)
-    # in-batch softmax over 16 candidates starts near log(16) and must fall
-    assert losses[0] == pytest.approx(math.log(16), abs=1.0)
+    # in-batch softmax over 16 candidates: at initialisation random cosines / 0.07 spread
+    # the logits, so the loss starts at or above the uniform log(16), and must fall
+    assert math.log(16) - 1.0 < losses[0] < math.log(16) + 4.0
     assert np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4]), losses
     want = {f"{t}_{k}" for t in ("pin", "board", "query") for k in ("loss", "accuracy", "temperature")}
     assert set(metrics) == want | {"loss"}

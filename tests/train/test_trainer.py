@@ -16,7 +16,7 @@ from graphrep.errors import ConfigError, OutputExistsError, RunLockedError, Sche
 from graphrep.train.checkpoint import list_checkpoints
 from graphrep.train.logger import read_metrics
 from graphrep.train.presets import preset
-from graphrep.train.trainer import Trainer, lr_lambda
+from graphrep.train.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +29,6 @@ def config(steps=12, every=4):
         [f"train.steps={steps}", f"train.checkpoint_every={every}", "train.log_every=2",
          "train.warmup_steps=2"]
     )  # fmt: skip
-
-
-def test_lr_schedule_warmup_then_cosine():
-    f = lr_lambda(config(steps=102).train.__class__(steps=102, warmup_steps=2, min_lr_ratio=0.1))
-    assert f(0) == pytest.approx(0.5) and f(1) == pytest.approx(1.0)
-    assert f(2) == pytest.approx(1.0)
-    assert f(52) == pytest.approx(0.1 + 0.9 * 0.5)
-    assert f(102) == pytest.approx(0.1)
 
 
 def test_fit_writes_run_directory(tmp_path, dataset):
