@@ -138,10 +138,16 @@ class Trainer:
                 dataset = load_dataset(cfg.data)
                 save_data = cfg.data.dataset == "synthetic"
         comps = build(cfg, dataset)
-        if save_data:
-            dataset.save(run.data_path)
-        if not run.config_path.exists():
+        new_config = not run.config_path.exists()
+        if new_config:  # first, so that a kill while RUN/data is written leaves a run
             cfg.save(run.config_path)
+        if save_data:
+            try:
+                dataset.save(run.data_path)
+            except BaseException:
+                if new_config:  # a failed start leaves nothing behind
+                    run.config_path.unlink(missing_ok=True)
+                raise
         return comps
 
     def _finished(self, model: nn.Module) -> dict[str, Any] | None:

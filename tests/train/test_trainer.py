@@ -152,6 +152,23 @@ def test_a_failed_start_writes_nothing(tmp_path, dataset):
     assert (tmp_path / "r" / "model.pt").is_file()
 
 
+def test_a_failed_save_of_the_generated_data_writes_nothing(tmp_path, dataset, monkeypatch):
+    import importlib
+
+    from graphrep.data.dataset import GraphDataset
+    from graphrep.errors import WriteError
+
+    def full(self, path, overwrite=False):
+        raise WriteError(f"cannot write {path}: disk full")
+
+    build_mod = importlib.import_module("graphrep.train.build")  # the package exports build()
+    monkeypatch.setattr(build_mod, "load_dataset", lambda cfg: dataset)  # as if generated
+    monkeypatch.setattr(GraphDataset, "save", full)
+    with pytest.raises(WriteError, match="disk full"):
+        Trainer(config(steps=2), tmp_path / "r").fit()
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_users_directory_is_not_a_run_directory(tmp_path, dataset):
     (tmp_path / "v").mkdir()
     (tmp_path / "v" / "thesis.txt").write_text("mine")
