@@ -25,7 +25,7 @@ import torch
 
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import GraphFormatError, OutputExistsError
-from graphrep.train.checkpoint import load_checkpoint
+from graphrep.train.checkpoint import check_digest, load_checkpoint, load_weights
 from graphrep.train.config import RunConfig, load_config
 from graphrep.utils.atomic import atomic_file
 from graphrep.utils.lock import LOCK_NAME
@@ -98,6 +98,22 @@ class RunDir:
                 "to completion first (or `graphrep train --resume`)"
             )
         return load_checkpoint(self.model_path)
+
+    def finished(self, model: torch.nn.Module, digest: str) -> dict[str, Any] | None:
+        """The stored summary if the run already finished, with its final weights loaded into
+        ``model``; ``None`` if it did not. ``model.pt`` is written once, when a run ends (its
+        budget spent or stopped early).
+
+        Raises:
+            ConfigError: ``model.pt`` was written with another config than ``digest``'s.
+        """
+        if not self.model_path.is_file():
+            return None
+        state = load_checkpoint(self.model_path)
+        check_digest(state, self.model_path, digest)
+        load_weights(model, state, self.model_path)
+        summary = self.read_json(self.summary_path) if self.summary_path.is_file() else {}
+        return {**summary, "steps": int(state["step"]), "already_finished": True}
 
     def load_model(self) -> torch.nn.Module:
         """The trained :class:`~graphrep.models.OmniSage` in eval mode, on CPU."""

@@ -31,7 +31,6 @@ from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError, TrainingError
 from graphrep.train.build import Components, build
 from graphrep.train.checkpoint import (
-    check_digest,
     load_checkpoint,
     load_weights,
     resume_state,
@@ -150,19 +149,6 @@ class Trainer:
                 raise
         return comps
 
-    def _finished(self, model: nn.Module) -> dict[str, Any] | None:
-        """The stored summary if the run already finished (``model.pt`` is written when a run
-        ends: its budget is spent or it stopped early), with the final weights loaded into
-        ``model``; ``None`` otherwise."""
-        run = self.run
-        if not run.model_path.is_file():
-            return None
-        state = load_checkpoint(run.model_path)  # written once, when a run ends
-        check_digest(state, run.model_path, self.config.digest())
-        load_weights(model, state, run.model_path)
-        summary = run.read_json(run.summary_path) if run.summary_path.is_file() else {}
-        return {**summary, "steps": int(state["step"]), "already_finished": True}
-
     def fit(self, resume: bool = True) -> dict[str, Any]:
         """Train for the configured budget (continuing from the newest intact checkpoint if
         ``resume``; a finished run is left unchanged), holding the run directory's lock.
@@ -201,7 +187,7 @@ class Trainer:
         comps = self.components = self._prepare(env)
         device = env.device if env.distributed else torch.device(tc.device)
         model, tasks = comps.model.to(device), comps.tasks
-        if resume and (finished := self._finished(model)) is not None:
+        if resume and (finished := run.finished(model, cfg.digest())) is not None:
             return finished
         per_epoch = tasks.steps_per_epoch(tc.epoch_task)
         total = tc.steps if tc.epochs is None else max(1, math.ceil(tc.epochs * per_epoch))
