@@ -8,9 +8,12 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
-from graphrep.cli import main
+from graphrep.cli import build_parser, main
+from graphrep.cli_run import resolve_config
 from graphrep.embed.store import Embeddings
+from graphrep.train import preset
 
 
 @pytest.fixture(scope="module")
@@ -181,3 +184,26 @@ def test_a_full_disk_at_checkpoint_time_is_one_named_line(tmp_path, capsys, monk
                  "--no-progress"]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "step_000000002.pt" in err and "free space" in err
+
+
+def test_config_prints_the_resolved_config_commented(tmp_path, capsys):
+    assert main(["config", "--preset", "default", "--set", "train.steps=7"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("# graphrep ") and "preset 'default'" in text.splitlines()[0]
+    assert "  # peak learning rate of AdamW" in text  # a field, its meaning above
+    assert "  steps: 7\n  # peak learning rate of AdamW" in text
+    expected = preset("default").override(["train.steps=7"])
+    assert yaml.safe_load(text) == expected.to_dict()
+    # the printed file is a --config file that gives the same run config
+    (tmp_path / "run.yaml").write_text(text)
+    args = build_parser().parse_args(["train", "--preset", "tiny", "--config",
+                                      str(tmp_path / "run.yaml"), "--out", str(tmp_path / "r")])  # fmt: skip
+    assert resolve_config(args) == expected
+
+
+def test_config_of_a_dataset_preset_and_bad_override(capsys):
+    assert main(["config", "--dataset", "cora"]) == 0
+    out = capsys.readouterr().out
+    assert "preset 'cora'" in out and "dataset: cora" in out and "- name: cites" in out
+    assert main(["config", "--set", "train.lrr=1"]) == 2
+    assert "train.lrr" in capsys.readouterr().err
