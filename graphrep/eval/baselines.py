@@ -35,6 +35,7 @@ from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError
 from graphrep.train.config import RunConfig
 
+#: The baselines ``graphrep eval --baselines`` knows, by name.
 BASELINES = (
     "popularity", "node2vec", "spectral", "content_only", "pinsage_only",
     "no_neighbors", "no_sequence", "no_content", "mf",
@@ -114,6 +115,7 @@ def popularity_vectors(dataset: GraphDataset, item_type: str = "pin") -> dict[st
     return out
 
 
+#: Walks the node2vec baseline draws in all (its epochs fit this budget).
 NODE2VEC_WALK_BUDGET = 1_000_000
 
 

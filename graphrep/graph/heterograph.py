@@ -64,7 +64,7 @@ def _check_counts(num_nodes: Mapping[str, int]) -> dict[str, int]:
 
 
 class HeteroGraph:
-    """Typed CSR graph store. Build with :meth:`from_edges`, :func:`graphrep.graph.from_pandas`...
+    """Typed CSR graph store. Build with :meth:`from_edges`, :func:`~graphrep.graph.tables.from_pandas`...
 
     Args:
         num_nodes: node count per node type.

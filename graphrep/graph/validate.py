@@ -20,6 +20,7 @@ import pandas as pd
 
 from graphrep.errors import GraphValidationError, SchemaError
 
+#: The canonical name of a relation, ``(src_type, rel, dst_type)``.
 EdgeType = tuple[str, str, str]
 
 
