@@ -18,6 +18,8 @@ TORCH  ?= torch==2.13.0
 PIP    := $(BIN)/python -m pip install -qq --disable-pip-version-check --no-warn-script-location
 LAB_PORT ?= 8888
 LAB_ARGS ?=
+# JupyterLab refuses to run as root unless told (containers often are root)
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: setup demo test test-slow lint bench docs notebooks lab clean
 
@@ -66,7 +68,7 @@ $(LAB_STAMP): $(STAMP)
 # JupyterLab on http://127.0.0.1:$(LAB_PORT) with notebooks/ open (LAB_ARGS=--no-browser on a server)
 lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
-		--ServerApp.root_dir=notebooks $(LAB_ARGS)
+		--ServerApp.root_dir=notebooks $(LAB_ROOT) $(LAB_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache docs/_build docs/_generated

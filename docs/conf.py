@@ -55,6 +55,8 @@ nitpick_ignore_regex = [
 ]
 
 # --- autodoc / napoleon: Google-style docstrings with RST math ---------------------------
+add_module_names = False  # "OmniSage(...)" under its module's heading, not the full path
+toc_object_entries_show_parents = "hide"
 autodoc_default_options = {"members": True, "show-inheritance": True, "member-order": "bysource"}
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"

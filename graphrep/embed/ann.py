@@ -269,7 +269,7 @@ def load_store_index(root: Path, manifest: dict[str, Any], entity_type: str) -> 
 
 
 def ann_recall(index: Any, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
-    """Recall@``k`` of ``index`` against exact search over ``vectors``.
+    """Recall@k of ``index`` against exact search over ``vectors``.
 
     Args:
         index: a faiss index built over ``vectors`` (row ids = row numbers).
