@@ -107,6 +107,15 @@ def _default(f: dataclasses.Field) -> tuple[Any, bool]:
     return None, True
 
 
+def _init_fields(cls: type) -> Iterator[tuple[dataclasses.Field, Any, str]]:
+    """``(field, annotation, meaning)`` of each constructor field of a config class."""
+    hints = typing.get_type_hints(cls)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):
+        if f.init:
+            yield f, hints[f.name], docs.get(f.name, "")
+
+
 def config_fields(cls: type, config: Any = None, prefix: str = "") -> list[FieldDoc]:
     """Every field of the config tree under ``cls``, depth first, as :class:`FieldDoc`.
 
@@ -115,19 +124,14 @@ def config_fields(cls: type, config: Any = None, prefix: str = "") -> list[Field
     ``list[Config]`` field the item class's fields follow as ``path[].field`` with that
     class's defaults.
     """
-    hints = typing.get_type_hints(cls)
-    docs = field_docs(cls)
     out: list[FieldDoc] = []
-    for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
-        tp = hints[f.name]
+    for f, tp, doc in _init_fields(cls):
         path = f"{prefix}{f.name}"
         if config is not None:
             value, required = getattr(config, f.name), False
         else:
             value, required = _default(f)
-        out.append(FieldDoc(path, type_name(tp), value, docs.get(f.name, ""), required))
+        out.append(FieldDoc(path, type_name(tp), value, doc, required))
         if _is_config(tp):
             out.extend(config_fields(tp, value, f"{path}."))
         elif _is_config(_list_item(tp)):
@@ -137,9 +141,7 @@ def config_fields(cls: type, config: Any = None, prefix: str = "") -> list[Field
 
 def _config_classes(cls: type) -> Iterator[type]:
     yield cls
-    hints = typing.get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
+    for _, tp, _ in _init_fields(cls):
         inner = tp if _is_config(tp) else _list_item(tp)
         if _is_config(inner):
             yield from _config_classes(inner)
@@ -150,10 +152,12 @@ def undocumented_fields(cls: type) -> list[str]:
     ``Args:`` entry and entries that name no field (``"Class.name: ..."`` messages)."""
     problems = []
     for c in dict.fromkeys(_config_classes(cls)):
-        names = [f.name for f in dataclasses.fields(c) if f.init]
-        docs = field_docs(c)
-        problems += [f"{c.__name__}.{n}: no entry in the Args section" for n in names if not docs.get(n)]
-        problems += [f"{c.__name__}.{n}: documented but not a field" for n in docs if n not in names]
+        fields = list(_init_fields(c))
+        names = [f.name for f, _, _ in fields]
+        problems += [f"{c.__name__}.{f.name}: no entry in the Args section" for f, _, doc in fields
+                     if not doc]  # fmt: skip
+        problems += [f"{c.__name__}.{n}: documented but not a field" for n in field_docs(c)
+                     if n not in names]  # fmt: skip
     return problems
 
 
@@ -209,16 +213,12 @@ def _dump(key: str, value: Any, indent: str) -> list[str]:
 
 
 def _yaml_lines(cls: type, config: Any, indent: str) -> list[str]:
-    hints = typing.get_type_hints(cls)
-    docs = field_docs(cls)
     lines: list[str] = []
-    for f in dataclasses.fields(cls):
-        if not f.init:
-            continue
-        tp, value = hints[f.name], getattr(config, f.name)
+    for f, tp, doc in _init_fields(cls):
+        value = getattr(config, f.name)
         if not indent and _is_config(tp):  # a blank line before each top-level section
             lines.append("")
-        lines += _comment(plain_text(docs.get(f.name, "")), indent)
+        lines += _comment(plain_text(doc), indent)
         if _is_config(tp):
             lines.append(f"{indent}{f.name}:")
             lines += _yaml_lines(tp, value, indent + "  ")
@@ -226,9 +226,8 @@ def _yaml_lines(cls: type, config: Any, indent: str) -> list[str]:
         item = _list_item(tp)
         if _is_config(item):
             lines += _comment(f"each item ({item.__name__}):", indent)
-            item_docs = field_docs(item)
-            for name in (g.name for g in dataclasses.fields(item) if g.init):
-                lines += _comment(f"{name}: {plain_text(item_docs.get(name, ''))}", indent, "  ")
+            for g, _, item_doc in _init_fields(item):
+                lines += _comment(f"{g.name}: {plain_text(item_doc)}", indent, "  ")
             value = [dataclasses.asdict(v) for v in value]
         lines += _dump(f.name, value, indent)
     return lines
@@ -253,18 +252,13 @@ def _rst_default(d: FieldDoc) -> str:
     if _is_config_value(d.default):
         return ""
     if isinstance(d.default, list) and d.default and _is_config_value(d.default[0]):
-        return f"{len(d.default)} items (below)"
-    text = yaml.safe_dump(_plain(d.default), default_flow_style=True, width=10**6).strip()
-    text = text.removesuffix("...").strip()
-    return f"``{text}``"
+        names = [str(getattr(v, "name", "")) for v in d.default]
+        return f"{len(names)} items" + (": " + ", ".join(f"``{n}``" for n in names) if all(names) else "")
+    return f"``{_flow(d.default)}``"
 
 
 def _is_config_value(v: Any) -> bool:
     return dataclasses.is_dataclass(v) and not isinstance(v, type)
-
-
-def _plain(v: Any) -> Any:
-    return dataclasses.asdict(v) if _is_config_value(v) else v
 
 
 def _table(rows: list[FieldDoc]) -> list[str]:
@@ -281,17 +275,16 @@ def reference_rst(cls: type, config: Any = None, underline: str = "-") -> str:
     """The reference of a config tree as RST: one table per section (field, type, default,
     meaning), the meanings taken from the docstrings and the defaults from ``config``."""
     rows = config_fields(cls, config)
-    hints = typing.get_type_hints(cls)
-    docs = field_docs(cls)
     out: list[str] = []
-    for f in dataclasses.fields(cls):
-        sub = hints[f.name]
-        if not _is_config(sub):
+    sections = []
+    for f, tp, doc in _init_fields(cls):
+        if not _is_config(tp):
             continue
+        sections.append(f.name)
         title = f"``{f.name}``"
-        out += [title, underline * len(title), "", f"{docs.get(f.name, '')}", ""]
+        out += [title, underline * len(title), "", doc, ""]
         out += _table([d for d in rows if d.path.startswith(f"{f.name}.")])
-    top = [d for d in rows if "." not in d.path and not _is_config(hints[d.path])]
+    top = [d for d in rows if "." not in d.path and d.path not in sections]
     if top:
         out += ["Top level", underline * 9, ""]
         out += _table(top)
