@@ -140,6 +140,7 @@ class RunOptimizer:
         return self.schedulers[0].get_last_lr()[0]
 
     def state_dict(self) -> dict[str, Any]:
+        """The dense and sparse optimizers' and the schedulers' state (for a checkpoint)."""
         return {
             "dense": self.dense.state_dict(),
             "sparse": None if self.sparse is None else self.sparse.state_dict(),
