@@ -43,9 +43,7 @@ nitpicky = True
 _EXTERNAL = (
     "numpy", "np", "torch", "pandas", "pd", "scipy", "networkx", "nx", "faiss", "pyarrow",
     "numba", "yaml", "ogb", "torch_geometric", "dgl", "sklearn", "tqdm", "rich",
-    "tensorboard", "collections", "os", "pathlib", "argparse", "abc", "typing", "numbers",
-    "io", "threading", "queue", "concurrent", "socket", "json", "dataclasses", "enum",
-    "types", "contextlib", "multiprocessing", "subprocess", "tempfile", "random", "shutil",
+    "tensorboard", *sorted(sys.stdlib_module_names),
 )
 nitpick_ignore_regex = [
     (r"py:.*", rf"({'|'.join(_EXTERNAL)})(\..+)?"),

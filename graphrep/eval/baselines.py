@@ -41,6 +41,7 @@ BASELINES = (
     "no_neighbors", "no_sequence", "no_content", "mf",
 )  # fmt: skip
 TRAINED = BASELINES[3:]
+#: Dimension of the training-free spectral baseline's vectors.
 SPECTRAL_DIM = 256
 
 

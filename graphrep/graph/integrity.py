@@ -17,7 +17,7 @@ so no file can be crafted to collide; a false accept has probability about
 :math:`2^{-64}`). Each pass streams its arrays once, in parallel chunks above
 :data:`PARALLEL_MIN` items (numba, ``nogil``, cached), so the whole check is
 :math:`O(E)` sequential reads. On a mismatch the exact stable-transpose walk
-(:func:`_transpose_mismatch`, random access, several times slower) runs to name
+(``_transpose_mismatch``, random access, several times slower) runs to name
 the first bad position. Only the order of parallel edges with equal endpoints
 inside a reverse row is not compared; it carries no meaning.
 """
@@ -34,7 +34,7 @@ from numba import prange
 from graphrep.errors import GraphValidationError
 from graphrep.graph.validate import check_edge_array
 
-PARALLEL_MIN = 1 << 16  # below this a parallel launch costs more than the scan itself
+PARALLEL_MIN = 1 << 16  #: Below this many entries a parallel launch costs more than the scan.
 _KEY = np.uint64(int.from_bytes(os.urandom(8), "little"))
 _OUTSIDE, _DECREASE = 0, 1  # what _scan looks for
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from graphrep.errors import GraphValidationError, UnsafePathError
 
-MAX_NAME_BYTES = 200  # leaves room for suffixes under the usual 255-byte file-name limit
+MAX_NAME_BYTES = 200  #: Leaves room for suffixes under the usual 255-byte name limit.
 _KEEP = re.compile(r"[A-Za-z0-9_\-]")
 _UTF8 = "surrogatepass"  # lone surrogates (undecodable file names) still encode
 
