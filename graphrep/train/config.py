@@ -515,8 +515,10 @@ class RunConfig:
         return apply_overrides(RunConfig, self, overrides)
 
     def update(self, data: dict[str, Any]) -> RunConfig:
-        """A copy with a nested mapping merged in (validated)."""
-        return from_dict(RunConfig, merge(self.to_dict(), data))
+        """A copy with a nested mapping merged in (validated): sections merge field by field;
+        a field given in ``data`` replaces the old value, a mapping-valued field (such as
+        ``sampling.quotas``) as a whole."""
+        return from_dict(RunConfig, merge(self.to_dict(), data, RunConfig))
 
     def digest(self) -> str:
         """A short hash of the model-relevant config (recorded in exports). How a run is

@@ -124,14 +124,38 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge: ``update``'s leaves replace ``base``'s (mappings merge)."""
+def merge(base: Mapping[str, Any], update: Mapping[str, Any], cls: type | None = None) -> dict[str, Any]:
+    """Recursive dict merge: ``update``'s leaves replace ``base``'s (mappings merge).
+
+    With the dataclass ``cls`` the merge follows its fields: sections (dataclass-typed fields)
+    merge recursively, every other field -- a ``dict``-valued one like ``sampling.quotas``
+    included -- is replaced as a whole, so a YAML file's mapping is the value it says
+    rather than a union with the preset's keys.
+    """
     out = dict(base)
+    sections = _sections(cls) if cls is not None else None
     for k, v in update.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = merge(out[k], v)
-        else:
-            out[k] = v
+            if sections is None:
+                out[k] = merge(out[k], v)
+                continue
+            if k in sections:
+                out[k] = merge(out[k], v, sections[k])
+                continue
+        out[k] = v
+    return out
+
+
+def _sections(cls: type) -> dict[str, type]:
+    """Fields of the dataclass ``cls`` that are dataclasses themselves (optionally ``| None``)."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            tp = next((a for a in typing.get_args(tp) if dataclasses.is_dataclass(a)), tp)
+        if dataclasses.is_dataclass(tp):
+            out[f.name] = tp
     return out
 
 

@@ -107,3 +107,15 @@ def test_a_non_utf8_config_file_is_named(tmp_path):
     p.write_bytes(b"train: {steps: 5}\n# caf\xe9\n")
     with pytest.raises(ConfigError, match=r"run\.yaml.*not UTF-8 text"):
         load_config(p)
+
+
+def test_update_replaces_mapping_fields_and_set_merges_them():
+    base = preset("default")
+    assert set(base.sampling.quotas) == {"pin", "board", "user", "query"}
+    shop = base.update({"sampling": {"quotas": {"item": {"item": 8}}, "num_walks": 10}})
+    assert shop.sampling.quotas == {"item": {"item": 8}}  # not a union with the preset's keys
+    assert shop.sampling.num_walks == 10 and shop.sampling.restart_prob == base.sampling.restart_prob
+    assert shop.model == base.model  # other sections untouched
+    one = base.override(["sampling.quotas.pin.pin=3"])  # --set changes one entry
+    assert one.sampling.quotas["pin"] == {"pin": 3, "board": 5}
+    assert set(one.sampling.quotas) == set(base.sampling.quotas)
