@@ -169,7 +169,7 @@ class EmbeddingWriter:
             if name not in st["rows"]:
                 st["rows"][name] = _NpyAppender(
                     self._root, f"{st['dir']}/rows/{safe_name(name, 'row array')}.npy",
-                                                arr.dtype.str, arr.shape[1:])  # fmt: skip
+                    arr.dtype.str, arr.shape[1:])
             app = st["rows"][name]
             if arr.shape[1:] != app.row_shape:
                 raise ShapeError(f"rows[{name!r}] of {t!r}: row shape {arr.shape[1:]} after "

@@ -17,11 +17,13 @@ MAX_TOKENS = 4096  # values per feature
 ExternalId = Annotated[int | str, Field(union_mode="left_to_right")]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """A request body that refuses fields it does not declare (a typo is a 422, not ignored)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class NeighborsRequest(_Strict):
+class NeighborsRequest(StrictModel):
     """Top-``k`` neighbours of stored entities (``ids``) or of raw ``vectors``."""
 
     type: str | None = Field(None, description="entity type of `ids` (e.g. pin, user, query)")
@@ -34,11 +36,15 @@ class NeighborsRequest(_Strict):
 
 
 class Neighbor(BaseModel):
+    """One neighbour: its external id and its score (inner product or cosine)."""
+
     id: ExternalId
     score: float
 
 
 class NeighborsResponse(BaseModel):
+    """Answer of ``POST /neighbors``: one list of neighbours per query."""
+
     version: int
     target_type: str
     search: str = Field(description="exact or hnsw")
@@ -46,13 +52,15 @@ class NeighborsResponse(BaseModel):
 
 
 class EntityResponse(BaseModel):
+    """Answer of ``GET /entities/{type}/{id}``: the stored vector of one entity."""
+
     version: int
     type: str
     id: ExternalId
     vector: list[float]
 
 
-class NewNode(_Strict):
+class NewNode(StrictModel):
     """A new pin / board / query: its features and its edges to known nodes."""
 
     features: dict[str, list[float] | list[int]] = Field(
@@ -61,7 +69,9 @@ class NewNode(_Strict):
         default_factory=dict, description="relation name -> external ids of known nodes")
 
 
-class Action(_Strict):
+class Action(StrictModel):
+    """One user action: the item's external id, a Unix timestamp, and optional codes."""
+
     item: ExternalId
     timestamp: int
     item_type: str | None = None
@@ -69,7 +79,7 @@ class Action(_Strict):
     surface: str | int = 0
 
 
-class EncodeRequest(_Strict):
+class EncodeRequest(StrictModel):
     """New entities of one type (``nodes``), or users from action sequences (``sequences``)."""
 
     type: str = Field(description="an encoded node type, or `user` with `sequences`")

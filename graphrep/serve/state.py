@@ -1,7 +1,7 @@
 """What the service serves: one embeddings version (vectors, search indexes, encoder), swapped
 atomically when a refresh publishes a new one.
 
-A request reads :attr:`VersionHolder.current` once and uses that :class:`Served` to the
+A request reads ``VersionHolder.current`` once and uses that :class:`Served` to the
 end, so a swap never drops or mixes requests: in-flight ones finish on the old version
 (its memory maps stay open until the last reference goes), new ones get the new one. A
 watcher thread polls ``RUN/versions/CURRENT`` and loads the new version *before*
