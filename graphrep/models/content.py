@@ -102,13 +102,15 @@ class ModalityTokens(nn.Module):
     def num_modalities(self) -> int:
         return self.schema.num_modalities
 
-    def inputs(self, fb: FeatureBatch) -> list[Tensor]:
+    def inputs(self, fb: FeatureBatch, text: list[Tensor] | None = None) -> list[Tensor]:
         """What the projections read, per modality ``[*S, d_m]``: the dense features, and the
-        text embedder's output for token features (the expensive, shareable part)."""
+        text embedder's output for token features (the expensive, shareable part), unless
+        already computed and passed as ``text`` (one per token feature, in schema order)."""
         dtype = self.modality_emb.dtype
         xs = [fb.dense[name].to(dtype) for name in self.schema.dense]
-        xs += [self.text_embedder(fb.tokens[n], fb.token_mask[n]) for n in self.schema.text]
-        return xs
+        if text is None:
+            text = [self.text_embedder(fb.tokens[n], fb.token_mask[n]) for n in self.schema.text]
+        return xs + list(text)
 
     def project(self, inputs: list[Tensor]) -> Tensor:
         """Tokens ``[*S, M, dim]`` from :meth:`inputs` output (of any rows)."""

@@ -266,6 +266,10 @@ class OmniSage(nn.Module):
         for t, fb in nodes.features.items():
             fb.check(self.encoder_schema[t], None, f"OmniSage.encode features of {t!r}")
         inputs = FeatureInputs(nodes.features)
+        readers = {raw.schema.node_type: raw.modalities for t in nodes.seeds
+                   if isinstance(self.encoder(t), EntityEncoder)
+                   for raw in self.encoder(t).raw if raw.modalities is not None}  # fmt: skip
+        inputs.prepare(readers)
         groups: dict[Any, list[tuple[EntityEncoder, TokenSet]]] = {}
         out: dict[str, Tensor] = {}
         for t in nodes.seeds:

@@ -28,13 +28,15 @@ scores and its share of :math:`\mathbf{m}`), against :math:`2 D^2` for its key a
 and :math:`12 D^2` more for a full position, and the result is that of
 :class:`torch.nn.TransformerEncoder` up to the order of float additions (in a one-layer
 encoder whose CLS input is a learned vector, :math:`\mathbf{u}` is one matrix per type).
-Tokens are a flat set (:class:`TokenSet`): only the valid ones of each row, no
-padding; the softmax runs over each row's segment. Earlier layers of a deeper
-encoder, where every position is a query, run as usual on the padded layout.
+Tokens come as a flat set (:class:`TokenSet`): only the valid ones of each row, so
+every per-token product (gates, projections, the LayerNorm, the scores) skips the
+padding; the softmax and the weighted sum then run as dense kernels on the scores and
+normalised tokens scattered into the padded layout. Earlier layers of a deeper encoder,
+where every position is a query, run as usual on the padded layout.
 
 Token sets of several encoders are read out in one pass: their tokens are normalised,
-scored and pooled together, and only the per-row matrices (a few ``[B, D]`` products
-per encoder) run per encoder.
+scored, softmaxed and pooled together, and only the per-row matrices (a few ``[B, D]``
+products per encoder) run per encoder.
 """
 
 from __future__ import annotations
@@ -68,16 +70,6 @@ class TokenSet:
     column: Tensor
     num_rows: int
     width: int
-
-
-def segment_softmax(scores: Tensor, row: Tensor, num_rows: int) -> Tensor:
-    """Softmax of ``scores [N, H]`` over the entries of each row (``row [N]``)."""
-    h = scores.shape[1]
-    top = scores.new_full((num_rows, h), -math.inf)
-    top = top.scatter_reduce(0, row[:, None].expand(-1, h), scores.detach(), "amax")
-    e = (scores - top.index_select(0, row)).exp()
-    total = scores.new_zeros(num_rows, h).index_add(0, row, e)
-    return e / total.index_select(0, row)
 
 
 def _check(tr: nn.TransformerEncoder) -> None:
@@ -146,13 +138,17 @@ def cls_outputs(
             scores.append(torch.einsum("nd,nhd->nh", nj, u.index_select(0, ts.row)))
         rows.append(ts.row + base if base else ts.row)
         start, base = start + len(ts.row), base + ts.num_rows
-    row = _cat(rows)
-    p = segment_softmax(_cat(scores), row, base)
+    # attention over each row's tokens: scattered into a padded [rows, width] layout, where
+    # the softmax and the weighted sum are dense kernels (padding: -inf scores, zero tokens)
+    row, col = _cat(rows), _cat([ts.column for ts in sets])
+    width = max(ts.width for ts in sets)
+    s = n.new_full((base, width, heads), -math.inf).index_put((row, col), _cat(scores))
+    p = torch.softmax(s, 1)
     mass = None
     if drop > 0 and transformers[0].training:
         p = F.dropout(p, drop)
-        mass = p.new_zeros(base, heads).index_add(0, row, p)[:, :, None]
-    pooled = n.new_zeros(base, heads * d).index_add(0, row, (p[:, :, None] * n[:, None, :]).flatten(1))
+        mass = p.sum(1)[:, :, None]
+    pooled = torch.bmm(p.transpose(1, 2), n.new_zeros(base, width, d).index_put((row, col), n))
     out, base = [], 0
     for ts, tr, x0 in zip(sets, transformers, x0s, strict=True):
         layer = tr.layers[-1]
@@ -160,7 +156,7 @@ def cls_outputs(
         base += ts.num_rows
         wv = layer.self_attn.in_proj_weight[2 * d :].view(heads, dh, d)
         shift = wv @ layer.norm1.bias + layer.self_attn.in_proj_bias[2 * d :].view(heads, dh)
-        m = pooled[rows_of].view(-1, heads, d) * layer.norm1.weight
+        m = pooled[rows_of] * layer.norm1.weight
         att = torch.einsum("hkd,bhd->bhk", wv, m) + (shift if mass is None else mass[rows_of] * shift)
         y = x0 + layer.dropout1(layer.self_attn.out_proj(att.reshape(-1, d)))
         h = layer.linear2(layer.dropout(layer.activation(layer.linear1(layer.norm2(y)))))

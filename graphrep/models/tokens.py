@@ -102,6 +102,22 @@ class FeatureInputs:
         self.features = features
         self._cache: dict[tuple[str, int], list[Tensor]] = {}
 
+    def prepare(self, modalities: Mapping[str, ModalityTokens]) -> None:
+        """Compute the inputs of several node types (each read by ``modalities[type]``) at
+        once: the text of all types sharing a text embedder goes through it in one call."""
+        by_embedder: dict[int, list[str]] = {}
+        for t, mod in modalities.items():
+            if t in self.features and (t, id(mod.text_embedder)) not in self._cache:
+                by_embedder.setdefault(id(mod.text_embedder), []).append(t)
+        for types in by_embedder.values():
+            mods = [modalities[t] for t in types]
+            pairs = [(self.features[t].tokens[n], self.features[t].token_mask[n])
+                     for t, m in zip(types, mods, strict=True) for n in m.schema.text]  # fmt: skip
+            text = iter(mods[0].text_embedder.embed_many(pairs) if pairs else [])
+            for t, m in zip(types, mods, strict=True):
+                own = [next(text) for _ in m.schema.text]
+                self._cache[(t, id(m.text_embedder))] = m.inputs(self.features[t], own)
+
     def tokens(self, raw: RawFeatureTokens, rows: Tensor) -> Tensor:
         """``raw``'s tokens ``[R, T, dim]`` of rows ``rows`` of its type's features."""
         fb = self.features[raw.schema.node_type]

@@ -152,7 +152,8 @@ class SamplingConfig:
 
     ``metapaths``/``quotas`` default to the Pinterest schema's
     (:data:`graphrep.tasks.PINTEREST_METAPATHS`); ``prefetch`` is the bounded
-    queue length of batches sampled ahead of the model.
+    queue length of batches sampled ahead of the model, produced by ``workers`` threads
+    whose compiled kernels use ``kernel_threads`` threads each (0: every core).
     """
 
     metapaths: dict[str, list[list[str]]] | None = None
@@ -162,6 +163,7 @@ class SamplingConfig:
     restart_prob: float = 0.5
     prefetch: int = 4
     workers: int = 1
+    kernel_threads: int = 1
 
     def __post_init__(self) -> None:
         _positive(self.num_walks, "sampling.num_walks")
@@ -170,6 +172,7 @@ class SamplingConfig:
             raise ConfigError(f"sampling.restart_prob must be in [0, 1), got {self.restart_prob}")
         _positive(self.prefetch, "sampling.prefetch")
         _positive(self.workers, "sampling.workers")
+        _positive(self.kernel_threads, "sampling.kernel_threads", 0)
 
 
 @dataclass
@@ -226,7 +229,13 @@ def _pinterest_tasks() -> list[TaskSpec]:
 
 @dataclass
 class TaskConfig:
-    """Shared task settings and the list of tasks."""
+    """Shared task settings and the list of tasks.
+
+    ``share_inputs`` encodes the nodes of every task once per step (the same losses and
+    gradients, less work: :class:`graphrep.tasks.MultiTask`); ``share_negatives`` lets tasks
+    whose random negatives follow one distribution share one draw per step (fewer nodes to
+    encode; changes the sampled data).
+    """
 
     batch_size: int = 128
     num_random_negatives: int = 128
@@ -237,6 +246,8 @@ class TaskConfig:
     next_weight: float = 1.0
     future_weight: float = 1.0
     history_grad: bool = True
+    share_inputs: bool = True
+    share_negatives: bool = False
     specs: list[TaskSpec] = field(default_factory=_pinterest_tasks)
 
     def __post_init__(self) -> None:
@@ -428,8 +439,8 @@ class RunConfig:
         executed (threads, device, virtual ranks, memory mapping, caches) is left out, so a
         run can resume with other settings of those."""
         keep = {k: v for k, v in self.to_dict().items() if k not in ("eval", "embed")}
-        keep["train"] = {k: v for k, v in keep["train"].items() if k not in _EXECUTION["train"]}
-        keep["data"] = {k: v for k, v in keep["data"].items() if k not in _EXECUTION["data"]}
+        for section, fields in _EXECUTION.items():
+            keep[section] = {k: v for k, v in keep[section].items() if k not in fields}
         blob = json.dumps(keep, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -441,6 +452,8 @@ class RunConfig:
 _EXECUTION = {
     "train": ("progress", "num_threads", "device", "virtual_ranks"),
     "data": ("mmap", "cache_dir"),
+    "sampling": ("prefetch", "workers", "kernel_threads"),
+    "tasks": ("share_inputs",),
 }
 
 

@@ -198,7 +198,8 @@ class Trainer:
         totals = {"wait": 0.0, "step": 0.0, "examples": 0, "steps": 0}
         window = {"wait": 0.0, "step": 0.0, "examples": 0}
         bar = _progress(tc, start, total, per_epoch) if main else None
-        stream = Prefetcher(sample, start, total, cfg.sampling.prefetch, cfg.sampling.workers)
+        stream = Prefetcher(sample, start, total, cfg.sampling.prefetch, cfg.sampling.workers,
+                            cfg.sampling.kernel_threads or None)  # fmt: skip
         metrics: dict[str, float] = {}
         done = start
         try:

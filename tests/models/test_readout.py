@@ -1,5 +1,5 @@
 """CLS read-out over flat token sets: equals nn.TransformerEncoder at position 0 (values and
-gradients), several encoders at once, segment softmax, dropout, errors."""
+gradients), several encoders at once, dropout, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from torch import nn
 
 from graphrep.errors import ConfigError
 from graphrep.models.content import make_transformer
-from graphrep.models.readout import TokenSet, cls_outputs, readout_key, segment_softmax
+from graphrep.models.readout import TokenSet, cls_outputs, readout_key
 
 D, H = 8, 2
 
@@ -62,17 +62,6 @@ def test_several_encoders_in_one_call_equal_separate_calls():
     for tr, (ts, padded, valid, cls), out in zip(trs, sets, together, strict=True):
         torch.testing.assert_close(out, cls_outputs([ts], [tr], [cls])[0], rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(out, tr(padded, src_key_padding_mask=~valid)[:, 0])
-
-
-def test_segment_softmax_is_a_masked_softmax():
-    scores = torch.randn(7, 3, dtype=torch.float64) * 30  # large: the max shift must hold
-    row = torch.tensor([2, 0, 2, 2, 0, 3, 2])
-    p = segment_softmax(scores, row, 4)
-    for r in range(4):
-        sel = row == r
-        if sel.any():
-            torch.testing.assert_close(p[sel], torch.softmax(scores[sel], 0))
-    assert torch.isfinite(p).all()
 
 
 def test_attention_dropout_only_in_training():
