@@ -4,6 +4,7 @@ from typing import Any
 
 from graphrep.graph import CSR, HeteroGraph, Ragged
 
+#: The package version.
 __version__ = "0.1.0"
 
 __all__ = ["CSR", "Embeddings", "HeteroGraph", "Ragged", "__version__"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
 from graphrep import __version__
@@ -17,6 +18,7 @@ from graphrep.cli_run import add_commands
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import GraphrepError
 from graphrep.graph.ragged import Ragged
+from graphrep.utils.atomic import check_replaceable
 
 
 def _fmt_count(n: int) -> str:
@@ -76,10 +78,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from graphrep.data.synthetic import generate, preset_config
 
     cfg = preset_config(args.preset, scale=args.scale)
+    check_replaceable(args.out, args.overwrite)  # before minutes of generation
     t0 = time.perf_counter()
     ds = generate(cfg, seed=args.seed)
     t1 = time.perf_counter()
-    ds.save(args.out)
+    ds.save(args.out, overwrite=args.overwrite)
     t2 = time.perf_counter()
     print(
         f"synthetic preset {args.preset!r} (seed {args.seed}, scale {args.scale}): "
@@ -120,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="random seed; one seed gives one identical graph"
     )
     s.add_argument("--scale", type=float, default=1.0, help="multiply entity and event counts")
-    s.add_argument("--out", required=True, help="output directory (written atomically)")
+    s.add_argument("--out", required=True, help="output directory (written atomically); "
+                   "a new or empty directory unless --overwrite")  # fmt: skip
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it is a dataset graphrep wrote (files graphrep did not "
+                   "write are never deleted)")  # fmt: skip
     s.set_defaults(func=_cmd_synth)
 
     i = sub.add_parser(
@@ -138,10 +145,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``graphrep`` console script."""
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except GraphrepError as exc:
-        print(f"graphrep {args.command}: error: {exc}", file=sys.stderr)
+    prog = f"graphrep {args.command}"
+
+    def show(message: Warning | str, *_: object, **__: object) -> None:
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        try:
+            return int(args.func(args))
+        except GraphrepError as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return 130
+        except MemoryError as exc:
+            print(f"{prog}: error: out of memory ({exc or 'allocation failed'}); the input is "
+                  "larger than this machine can hold: check node counts, --scale or batch sizes",
+                  file=sys.stderr)  # fmt: skip
+        except OSError as exc:  # a file error the library did not name itself: name the path
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"{prog}: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

@@ -1,9 +1,10 @@
-"""``graphrep train | embed | eval | neighbors``: the main job's commands.
+"""``graphrep train | config | embed | eval | neighbors``: the main job's commands.
 
 The contract later tools rely on::
 
     graphrep train --preset P [--graph DIR] --out RUN [--config YAML] [--set a.b=v ...] [--resume]
-    graphrep embed RUN [--dtype float16] [--index hnsw]
+    graphrep config --preset P [--config YAML] [--set a.b=v ...]   # the resolved YAML, commented
+    graphrep embed RUN [--out DIR [--overwrite]] [--dtype float16] [--index hnsw]
     graphrep eval RUN [--baselines [NAME ...]]      # prints the table, writes RUN/metrics.json
     graphrep neighbors RUN --type T --id X [-k 10] [--target-type U]
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,13 +25,20 @@ if TYPE_CHECKING:  # the CLI imports torch only when a command needs it
     from graphrep.train.config import RunConfig
 
 
+def preset_name(args: argparse.Namespace) -> str:
+    """The preset a command starts from: ``--preset``, else the ``--dataset``'s own, else
+    ``default``."""
+    from graphrep.train.presets import PRESETS
+
+    return args.preset or (args.dataset if args.dataset in PRESETS else "default")
+
+
 def resolve_config(args: argparse.Namespace) -> RunConfig:
     """The run config from ``--preset``, ``--config``, ``--graph`` and ``--set`` flags."""
-    from graphrep.train.presets import PRESETS, preset
+    from graphrep.train.presets import preset
     from graphrep.utils.config import load_yaml
 
-    name = args.preset or (args.dataset if args.dataset in PRESETS else "default")
-    cfg = preset(name)
+    cfg = preset(preset_name(args))
     if args.config:
         try:
             cfg = cfg.update(load_yaml(args.config))
@@ -74,8 +83,21 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"{args.out!r} already holds a run; pass --resume to continue it or choose a new --out"
             )
-    summary = Trainer(cfg, run).fit(resume=args.resume)
+    try:
+        summary = Trainer(cfg, run).fit(resume=args.resume)
+    except KeyboardInterrupt:
+        if get_rank() == 0:
+            last = latest_checkpoint(run.checkpoints)
+            where = (f"the last checkpoint is {str(last)!r}" if last is not None
+                     else "no checkpoint was written yet")  # fmt: skip
+            print(f"graphrep train: interrupted; {where}. Continue with `graphrep train --out "
+                  f"{args.out} --resume`", file=sys.stderr)  # fmt: skip
+        return 130
     if get_rank() != 0:  # under torchrun, rank 0 reports
+        return 0
+    if summary.get("already_finished"):
+        print(f"run {str(run.path)!r} already finished ({summary['steps']} steps, "
+              f"{run.model_path.name} written); nothing to do, nothing changed")  # fmt: skip
         return 0
     print(
         f"trained {summary['steps']} steps (from {summary['resumed_from']}) in "
@@ -93,7 +115,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from graphrep.utils.collectives import get_rank
 
     kw = {k: v for k, v in (("dtype", args.dtype), ("index", args.index)) if v is not None}
-    out = export_run(args.run, args.out, **kw)
+    out = export_run(args.run, args.out, overwrite=True if args.overwrite else None, **kw)
     if get_rank() != 0:
         return 0
     emb = Embeddings.load(out)
@@ -148,11 +170,21 @@ def _plain(x: object) -> object:
     return x.item() if hasattr(x, "item") else x
 
 
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Register ``train``, ``embed``, ``eval`` and ``neighbors`` on the CLI."""
-    t = sub.add_parser("train", help="train OmniSage on a graph (synthetic preset by default)",
-                       description="Train on the synthetic graph of --preset, or on a saved dataset "
-                       "(--graph DIR); write config, checkpoints, logs and model.pt to --out.")  # fmt: skip
+def cmd_config(args: argparse.Namespace) -> int:
+    from graphrep import __version__
+    from graphrep.utils.config_doc import commented_yaml
+
+    cfg = resolve_config(args)
+    header = (
+        f"graphrep {__version__} run configuration: preset {preset_name(args)!r}, resolved, "
+        "every field with its meaning.\nEdit and train with: graphrep train --config FILE --out RUN"
+    )
+    print(commented_yaml(cfg, header), end="")
+    return 0
+
+
+def _add_config_flags(t: argparse.ArgumentParser) -> None:
+    """The flags :func:`resolve_config` reads (shared by ``train`` and ``config``)."""
     t.add_argument("--preset", choices=PRESET_NAMES, default=None,
                    help="run preset (default: the --dataset's own, else 'default'; also the "
                    "synthetic graph's size when neither --graph nor --dataset is given)")  # fmt: skip
@@ -161,21 +193,39 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--cache-dir", help="writable directory for processed dataset files")
     t.add_argument("--graph", help="a dataset directory written by `graphrep synth` / GraphDataset.save")
     t.add_argument("--config", help="YAML file merged over the preset")
-    t.add_argument("--out", required=True, help="run directory")
     t.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
                    help="override a config field (repeatable), e.g. --set train.lr=0.001")  # fmt: skip
     t.add_argument("--steps", type=int, help="shortcut for --set train.steps=N")
     t.add_argument("--seed", type=int, help="shortcut for --set train.seed=N")
     t.add_argument("--device", help="cpu or cuda[:N]")
     t.add_argument("--threads", type=int, help="torch threads (0: torch's default)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register ``train``, ``config``, ``embed``, ``eval`` and ``neighbors`` on the CLI."""
+    t = sub.add_parser("train", help="train OmniSage on a graph (synthetic preset by default)",
+                       description="Train on the synthetic graph of --preset, or on a saved dataset "
+                       "(--graph DIR); write config, checkpoints, logs and model.pt to --out.")  # fmt: skip
+    _add_config_flags(t)
+    t.add_argument("--out", required=True, help="run directory")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint (its saved config)")  # fmt: skip
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("config", help="print the resolved run config as YAML, every field explained",
+                       description="Print the config `graphrep train` would use with the same flags, "
+                       "as YAML with each field's meaning as a comment (a valid --config file).")  # fmt: skip
+    _add_config_flags(c)
+    c.set_defaults(func=cmd_config)
 
     e = sub.add_parser("embed", help="export embeddings of every node type and user of a run")
     e.add_argument("run", help="run directory")
-    e.add_argument("--out", help="embeddings directory (default: RUN/embeddings)")
+    e.add_argument("--out", help="embeddings directory (default: RUN/embeddings, replaced by a "
+                   "re-export); a new or empty directory unless --overwrite")  # fmt: skip
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it holds embeddings graphrep wrote (files graphrep did "
+                   "not write are never deleted)")  # fmt: skip
     e.add_argument("--dtype", choices=["float32", "float16", "int8"])
     e.add_argument("--index", choices=["none", "flat", "hnsw", "ivf"])
     e.set_defaults(func=cmd_embed)

@@ -39,3 +39,19 @@ class ShapeError(GraphrepError, ValueError):
 
 class TrainingError(GraphrepError, FloatingPointError):
     """Training diverged (a non-finite loss), naming the step and what to change."""
+
+
+class UnsafePathError(GraphFormatError):
+    """A manifest file entry points outside its directory (absolute path, ``..``, symlink)."""
+
+
+class OutputExistsError(GraphrepError, FileExistsError):
+    """An output path exists and graphrep will not replace it (not its own, or no overwrite)."""
+
+
+class WriteError(GraphrepError, OSError):
+    """Writing an output failed (no permission, read-only or full disk), naming the path."""
+
+
+class RunLockedError(GraphrepError, RuntimeError):
+    """Another process is writing the run directory (it holds the run's lock)."""

@@ -72,3 +72,54 @@ def write_ogbl(root: Path, name: str = "ogbl-ddi", num_nodes: int = 120, cluster
     torch.save({"edge": valid, "edge_neg": negatives(200)}, s / "valid.pt")
     torch.save({"edge": test, "edge_neg": negatives(200)}, s / "test.pt")
     return d
+
+
+def write_planetoid(root: Path, name: str = "Cora", num_nodes: int = 900, classes: int = 5,
+                    features: int = 60, labeled_per_class: int = 8, seed: int = 0) -> Path:  # fmt: skip
+    """A citation graph in Planetoid's raw layout ``root/<name>/raw/ind.<name>.*`` (the files
+    PyG's ``Planetoid`` reads): bag-of-words features from class vocabularies with noise,
+    citations mostly within a class; the public split (``labeled_per_class`` training nodes
+    per class, the next 500 validation nodes, the last 200 test nodes)."""
+    import pickle
+
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, classes, num_nodes)
+    order = np.argsort(label[: classes * 60], kind="stable")  # class-balanced training prefix
+    train = np.concatenate([order[label[order] == c][:labeled_per_class] for c in range(classes)])
+    perm = np.concatenate([train, np.setdiff1d(np.arange(num_nodes), train)])
+    label = label[perm]
+    vocab = features // classes
+    x = (rng.random((num_nodes, features)) < 0.03).astype(np.float32)
+    for i, c in enumerate(label):
+        words = c * vocab + rng.choice(vocab, size=4, replace=False)
+        x[i, words] = 1.0
+    onehot = np.eye(classes, dtype=np.float32)[label]
+    graph: dict[int, list[int]] = {i: [] for i in range(num_nodes)}
+    for i in range(num_nodes):
+        same = np.flatnonzero(label == label[i])
+        for j in rng.choice(same, size=3):
+            if j != i:
+                graph[i].append(int(j))
+                graph[int(j)].append(i)
+        if rng.random() < 0.2:
+            j = int(rng.integers(num_nodes))
+            graph[i].append(j)
+            graph[j].append(i)
+    n_lab, n_test = len(train), 200
+    test_idx = np.arange(num_nodes - n_test, num_nodes)
+    allx = num_nodes - n_test
+    raw = root / name / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    lower = name.lower()
+    parts = {
+        "x": sp.csr_matrix(x[:n_lab]), "y": onehot[:n_lab],
+        "allx": sp.csr_matrix(x[:allx]), "ally": onehot[:allx],
+        "tx": sp.csr_matrix(x[allx:]), "ty": onehot[allx:], "graph": graph,
+    }  # fmt: skip
+    for suffix, obj in parts.items():
+        with open(raw / f"ind.{lower}.{suffix}", "wb") as f:
+            pickle.dump(obj, f, protocol=2)
+    (raw / f"ind.{lower}.test.index").write_text("\n".join(str(i) for i in test_idx) + "\n")
+    return root

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
+import yaml
 
-from graphrep.cli import main
+from graphrep.cli import build_parser, main
+from graphrep.cli_run import resolve_config
 from graphrep.embed.store import Embeddings
+from graphrep.train import preset
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +92,118 @@ def test_neighbors_unknown_id(run, capsys):
         assert main(["embed", str(run)]) == 0
     assert main(["neighbors", str(run), "--type", "pin", "--id", "999999"]) == 2
     assert "999999" in capsys.readouterr().err
+
+
+def test_embed_out_never_deletes_a_users_files(run, tmp_path, capsys):
+    v = tmp_path / "v"
+    v.mkdir()
+    (v / "thesis.txt").write_text("years of work")
+    assert main(["embed", str(run), "--out", str(v)]) == 2
+    assert "not written by graphrep" in capsys.readouterr().err
+    assert os.listdir(v) == ["thesis.txt"]
+    out = tmp_path / "e"
+    assert main(["embed", str(run), "--out", str(out), "--index", "none"]) == 0
+    assert main(["embed", str(run), "--out", str(out), "--index", "none"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["embed", str(run), "--out", str(out), "--index", "none", "--overwrite"]) == 0
+
+
+def test_resume_of_a_finished_run_says_so_and_changes_nothing(run, capsys):
+    before = {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()}
+    assert main(["train", "--out", str(run), "--resume", "--no-progress"]) == 0
+    assert "already finished (8 steps" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in sorted(run.rglob("*")) if p.is_file()} == before
+
+
+def test_a_second_writer_gets_a_named_error(run, capsys):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from graphrep.utils.lock import RunLock\n"
+         "with RunLock(sys.argv[1], command='graphrep train'):\n"
+         "    print('locked', flush=True); sys.stdin.read()", str(run)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        for argv in (["train", "--out", str(run), "--resume"], ["embed", str(run)],
+                     ["eval", str(run)]):  # fmt: skip
+            assert main(argv) == 2
+            err = capsys.readouterr().err
+            assert f"being written by process {holder.pid}" in err and "Traceback" not in err
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_ctrl_c_exits_130_naming_the_last_checkpoint(tmp_path, capsys, monkeypatch):
+    import graphrep.train.trainer as trainer_mod
+
+    real_save = trainer_mod.save_checkpoint
+
+    def save_then_interrupt(directory, state, keep):
+        real_save(directory, state, keep)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer_mod, "save_checkpoint", save_then_interrupt)
+    out = tmp_path / "r"
+    assert main(["train", "--preset", "tiny", "--out", str(out), "--steps", "4", "--no-progress",
+                 "--set", "train.checkpoint_every=2"]) == 130  # fmt: skip
+    err = capsys.readouterr().err
+    assert "interrupted" in err and "step_000000002.pt" in err and "--resume" in err
+    assert not (out / ".graphrep.lock").exists()
+
+
+def test_failed_starts_leave_nothing_and_name_the_problem(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "r"
+    cases = [
+        (["--set", "train.lr=.inf"], "train.lr' must be a finite number"),
+        (["--set", "train.grad_clip=.nan"], "train.grad_clip' must be a finite number"),
+        (["--graph", str(tmp_path / "nograph")], "nograph"),
+    ]
+    for extra, message in cases:
+        assert main(["train", "--preset", "tiny", "--out", str(out), "--no-progress", *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+        assert not out.exists()
+    (tmp_path / "bad.yaml").write_bytes(b"train: {steps: 2}  # caf\xe9\n")
+    assert main(["train", "--preset", "tiny", "--out", str(out),
+                 "--config", str(tmp_path / "bad.yaml")]) == 2  # fmt: skip
+    assert "not UTF-8" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_full_disk_at_checkpoint_time_is_one_named_line(tmp_path, capsys, monkeypatch):
+    import graphrep.train.checkpoint as ckpt
+
+    def full(*a, **k):  # what torch's zip writer raises when the disk fills up
+        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter "
+                           "failed writing file data/3: file write failed")  # fmt: skip
+
+    monkeypatch.setattr(ckpt.torch, "save", full)
+    out = tmp_path / "r"
+    assert main(["train", "--preset", "tiny", "--out", str(out), "--steps", "2",
+                 "--no-progress"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "step_000000002.pt" in err and "free space" in err
+
+
+def test_config_prints_the_resolved_config_commented(tmp_path, capsys):
+    assert main(["config", "--preset", "default", "--set", "train.steps=7"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("# graphrep ") and "preset 'default'" in text.splitlines()[0]
+    assert "  # peak learning rate of AdamW" in text  # a field, its meaning above
+    assert "  steps: 7\n  # peak learning rate of AdamW" in text
+    expected = preset("default").override(["train.steps=7"])
+    assert yaml.safe_load(text) == expected.to_dict()
+    # the printed file is a --config file that gives the same run config
+    (tmp_path / "run.yaml").write_text(text)
+    args = build_parser().parse_args(["train", "--preset", "tiny", "--config",
+                                      str(tmp_path / "run.yaml"), "--out", str(tmp_path / "r")])  # fmt: skip
+    assert resolve_config(args) == expected
+
+
+def test_config_of_a_dataset_preset_and_bad_override(capsys):
+    assert main(["config", "--dataset", "cora"]) == 0
+    out = capsys.readouterr().out
+    assert "preset 'cora'" in out and "dataset: cora" in out and "- name: cites" in out
+    assert main(["config", "--set", "train.lrr=1"]) == 2
+    assert "train.lrr" in capsys.readouterr().err

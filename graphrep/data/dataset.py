@@ -5,9 +5,12 @@ Layout::
     DIR/manifest.json     format "graphrep.dataset", JSON metadata, truth array entries
     DIR/graph/            a saved HeteroGraph (see graphrep.graph.storage)
     DIR/events/           a saved EventLog (optional)
-    DIR/truth/<name>.npy  ground-truth arrays (topics, held-out pairs...)
+    DIR/truth/<name>.npy  ground-truth arrays (topics, held-out pairs...; ``<name>`` in
+                          its :func:`~graphrep.utils.safepath.safe_name` form)
 
 A plain saved graph directory is accepted by :meth:`GraphDataset.load` too.
+Loading validates the graph and the event log (item ids against the graph's
+node counts) before returning.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from graphrep.utils.arrays import (
     write_manifest,
 )
 from graphrep.utils.atomic import atomic_dir
+from graphrep.utils.safepath import safe_name
 
 FORMAT = "graphrep.dataset"
 
@@ -51,9 +55,10 @@ class GraphDataset:
     truth: dict[str, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Atomically write the whole bundle to ``path``."""
-        with atomic_dir(path) as tmp:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Atomically write the whole bundle to ``path``: a new or empty directory, or with
+        ``overwrite`` one graphrep wrote (files graphrep did not write are never deleted)."""
+        with atomic_dir(path, overwrite) as tmp:
             (tmp / "graph").mkdir()
             write_graph_into(self.graph, tmp / "graph")
             if self.events is not None:
@@ -64,7 +69,10 @@ class GraphDataset:
                 "version": 1,
                 "meta": self.meta,
                 "has_events": self.events is not None,
-                "truth": {k: write_array(tmp, f"truth/{k}.npy", v) for k, v in self.truth.items()},
+                "truth": {
+                    k: write_array(tmp, f"truth/{safe_name(k, 'ground-truth name')}.npy", v)
+                    for k, v in self.truth.items()
+                },
             }
             write_manifest(tmp, manifest)
 
@@ -80,7 +88,11 @@ class GraphDataset:
         if not (root / "graph").is_dir():
             raise GraphFormatError(f"{root / 'graph'}: missing graph directory of the dataset")
         graph = load_graph(root / "graph", mmap=mmap)
-        events = EventLog.load(root / "events", mmap=mmap) if manifest.get("has_events") else None
+        events = (
+            EventLog.load(root / "events", mmap=mmap, num_items=graph.num_nodes)
+            if manifest.get("has_events")
+            else None
+        )
         truth = {
             k: read_array(root, v, mmap, f"ground truth {k!r}") for k, v in truth_entries.items()
         }

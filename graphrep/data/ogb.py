@@ -347,7 +347,7 @@ def load_ogb(
         meta["task"] = "link_prediction"
     ds = GraphDataset(graph, None, truth, meta)
     try:
-        ds.save(cache)
+        ds.save(cache, overwrite=True)  # replaces a stale cache graphrep wrote, nothing else
     except OSError as exc:
         warnings.warn(f"could not cache {name!r} in {str(cache)!r}: {exc}", stacklevel=2)
     return ds

@@ -265,6 +265,9 @@ def _check(cfg: SyntheticConfig, name: str, ok: bool, expected: str) -> None:
 
 _DEFAULT = SyntheticConfig()
 
+#: The synthetic graph's sizes by name (``tiny``, ``default``, ``large``).
+#:
+#: :meta hide-value:
 PRESETS: dict[str, SyntheticConfig] = {
     "tiny": dataclasses.replace(
         _DEFAULT,

@@ -33,6 +33,7 @@ import numpy as np
 
 from graphrep.errors import ConfigError, GraphFormatError, ShapeError
 from graphrep.utils.atomic import atomic_file
+from graphrep.utils.safepath import resolve_inside, safe_name
 
 KINDS = ("flat", "hnsw", "ivf")
 METRICS = ("ip", "l2")
@@ -249,7 +250,7 @@ def build_store_index(root: Path, manifest: dict[str, Any], entity_type: str,
     ``manifest``) is replaced atomically, so readers never see a recorded missing index.
     """
     index = build_index(vectors, kind, metric, **params)
-    rel = f"index_{entity_type}.faiss"
+    rel = f"index_{safe_name(entity_type, 'entity type')}.faiss"
     save_index(index, root / rel)
     manifest.setdefault("indexes", {})[entity_type] = {"file": rel, "kind": kind, "metric": metric}
     with atomic_file(root / "manifest.json", "w") as f:
@@ -263,11 +264,12 @@ def load_store_index(root: Path, manifest: dict[str, Any], entity_type: str) -> 
     if entry is None:
         raise ConfigError(f"no faiss index for {entity_type!r} in {root}; call "
                           f"build_indexes({{{entity_type!r}: 'hnsw'}}) first")
-    return load_index(root / entry["file"])
+    where = f"{root / 'manifest.json'} (faiss index of {entity_type!r})"
+    return load_index(resolve_inside(root, entry.get("file"), where))
 
 
 def ann_recall(index: Any, vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> float:
-    """Recall@``k`` of ``index`` against exact search over ``vectors``.
+    """Recall@k of ``index`` against exact search over ``vectors``.
 
     Args:
         index: a faiss index built over ``vectors`` (row ids = row numbers).

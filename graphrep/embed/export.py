@@ -11,6 +11,7 @@ shards into the same directory a single process would write.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -31,6 +32,7 @@ from graphrep.train.config import RunConfig
 from graphrep.train.distributed import init_distributed
 from graphrep.train.rundir import RunDir
 from graphrep.utils.collectives import barrier, get_rank, get_world_size
+from graphrep.utils.lock import RunLock
 
 USER_TYPE = "user"
 
@@ -43,6 +45,7 @@ def export_embeddings(
     dtype: str | None = None,
     index: str | None = None,
     meta: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Embeddings:
     """Embed every encoded node type and every user; write them to ``out``.
 
@@ -54,6 +57,8 @@ def export_embeddings(
         dtype: ``float32``/``float16``/``int8`` (default: ``config.embed.dtype``).
         index: faiss index kind per type or ``"none"`` (default: ``config.embed.index``).
         meta: extra manifest entries.
+        overwrite: replace an existing embeddings directory at ``out`` (only one
+            graphrep wrote; files graphrep did not write are never deleted).
     """
     builder = build_inputs(config, dataset)
     graph, bs = dataset.graph, config.embed.batch_size
@@ -65,7 +70,7 @@ def export_embeddings(
     rank, world = get_rank(), get_world_size()
     writer = (
         ShardWriter(out, rank, world, model.dim) if world > 1
-        else EmbeddingWriter(out, model.dim, dtype=dtype, meta=info)
+        else EmbeddingWriter(out, model.dim, dtype=dtype, meta=info, overwrite=overwrite)
     )  # fmt: skip
     events = dataset.events
     with_users = events is not None and USER_TYPE not in model.encoders
@@ -110,7 +115,7 @@ def export_embeddings(
     if world > 1:  # every rank wrote its shard; rank 0 merges them into one directory
         barrier()
         if rank == 0:
-            merge_shards(out, world, model.dim, dtype=dtype, meta=info)
+            merge_shards(out, world, model.dim, dtype=dtype, meta=info, overwrite=overwrite)
         barrier()
     emb = Embeddings.load(out)
     kind = index or config.embed.index
@@ -139,17 +144,30 @@ def _item_tables(
     return {t: np.load(scratch / f"{t}.npy", mmap_mode="r+") for t in item_types}
 
 
-def export_run(run: str | os.PathLike | RunDir, out: str | os.PathLike | None = None, **kwargs: Any) -> Path:
-    """Export a trained run's embeddings (default: ``RUN/embeddings``); returns the directory."""
+def export_run(run: str | os.PathLike | RunDir, out: str | os.PathLike | None = None,
+               overwrite: bool | None = None, **kwargs: Any) -> Path:
+    """Export a trained run's embeddings; returns the directory.
+
+    Args:
+        run: the run directory (locked against other writers while exporting).
+        out: the embeddings directory (default: ``RUN/embeddings``).
+        overwrite: replace an existing embeddings directory graphrep wrote. Default:
+            yes for the run's own ``RUN/embeddings`` (a re-export), no for an ``out``
+            of the caller's choosing.
+        **kwargs: ``dtype`` / ``index`` of :func:`export_embeddings`.
+    """
     run = run if isinstance(run, RunDir) else RunDir(run)
     config = run.require().config()
-    init_distributed("cpu")  # under torchrun every rank embeds its shard (a no-op otherwise)
-    model = run.load_model()
-    dataset = run.dataset(config)
+    env = init_distributed("cpu")  # under torchrun every rank embeds its shard (a no-op otherwise)
     target = Path(out) if out is not None else run.embeddings
-    t0 = time.perf_counter()
-    export_embeddings(model, config, dataset, target, meta={"run": str(run.path)}, **kwargs)
-    summary = {"export_wall_s": time.perf_counter() - t0}
-    if get_rank() == 0:
-        run.write_json(run.path / "embed_summary.json", summary)
+    replace = out is None if overwrite is None else overwrite
+    with RunLock(run.path) if env.is_main else contextlib.nullcontext():
+        model = run.load_model()
+        dataset = run.dataset(config)
+        t0 = time.perf_counter()
+        export_embeddings(model, config, dataset, target, meta={"run": str(run.path)},
+                          overwrite=replace, **kwargs)  # fmt: skip
+        summary = {"export_wall_s": time.perf_counter() - t0}
+        if get_rank() == 0:
+            run.write_json(run.path / "embed_summary.json", summary)
     return target

@@ -25,7 +25,7 @@ from graphrep.models import OmniSage
 from graphrep.samplers.sequences import SequenceHistory, SequenceSampler
 from graphrep.tasks import InputBuilder
 
-INFERENCE_STEP = 2**40  # a sampling step no training run reaches
+INFERENCE_STEP = 2**40  #: The sampling step of every export, one that no training run reaches.
 
 
 def _chunks(n: int, batch_size: int, rows: tuple[int, int] | None = None) -> Iterator[np.ndarray]:

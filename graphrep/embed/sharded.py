@@ -133,7 +133,7 @@ def _open_shards(out_dir: Path, world_size: int, dim: int) -> list[Embeddings]:
 
 def merge_shards(out_dir: str | os.PathLike, world_size: int, dim: int, dtype: str = "float32",
                  meta: dict[str, Any] | None = None, chunk_rows: int = _CHUNK,
-                 keep_shards: bool = False) -> Path:
+                 keep_shards: bool = False, overwrite: bool = False) -> Path:
     """Merge the ``world_size`` shards of the export to ``out_dir`` into it (run on rank 0
     after a barrier). Types keep rank 0's order, rows go in rank order.
 
@@ -145,6 +145,7 @@ def merge_shards(out_dir: str | os.PathLike, world_size: int, dim: int, dtype: s
         meta: manifest metadata of the merged store.
         chunk_rows: rows streamed per copy (bounds memory).
         keep_shards: keep the shard directories (default: removed after the merge).
+        overwrite: replace an existing embeddings directory graphrep wrote at ``out_dir``.
 
     Raises:
         GraphFormatError: a shard is missing, incomplete, stale or of another ``dim``.
@@ -154,7 +155,7 @@ def merge_shards(out_dir: str | os.PathLike, world_size: int, dim: int, dtype: s
         raise ConfigError(f"chunk_rows={chunk_rows!r}: expected an integer >= 1")
     out = Path(out_dir)
     shards = _open_shards(out, int(world_size), int(dim))
-    with EmbeddingWriter(out, int(dim), dtype, meta=meta) as w:
+    with EmbeddingWriter(out, int(dim), dtype, meta=meta, overwrite=overwrite) as w:
         for t in shards[0].types:
             full = [s for s in shards if s.count(t)] or shards[:1]  # an all-empty type stays
             for s in full:

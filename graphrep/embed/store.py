@@ -9,6 +9,10 @@ Layout (every array a memory-mappable ``.npy``, never pickle)::
     DIR/<type>/ids.npy              [n] external ids (int64 or unicode)
     DIR/index_<type>.faiss          optional faiss index (:meth:`Embeddings.build_indexes`)
 
+(``<type>`` in its :func:`~graphrep.utils.safepath.safe_name` form; the manifest
+records every file.) :meth:`Embeddings.load` refuses file entries outside the
+directory, non-finite vectors or scales, and duplicate external ids.
+
 ``int8`` uses symmetric per-row (absmax) quantisation, dequantised on read:
 
 .. math::
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +48,11 @@ from graphrep.utils.arrays import (
     write_manifest,
 )
 from graphrep.utils.atomic import atomic_dir
+from graphrep.utils.safepath import resolve_inside, safe_name
 
 FORMAT = "graphrep.embeddings"
 VERSION = 1
 DTYPES = ("float32", "float16", "int8")
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _CHUNK = 65536
 
 
@@ -58,8 +61,9 @@ class _NpyAppender:
 
     def __init__(self, root: Path, rel: str, dtype: str, row_shape: tuple[int, ...]) -> None:
         self.rel, self.dtype, self.row_shape, self.rows = rel, np.dtype(dtype), row_shape, 0
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        self.f = open(root / rel, "wb")  # closed in finish() / _close_files()
+        path = resolve_inside(root, rel, f"writing into {str(root)!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(path, "wb")  # closed in finish() / _close_files()
         self.header_len = self._header()
 
     def _header(self) -> int:
@@ -88,13 +92,15 @@ class EmbeddingWriter:
         dim: vector length.
         dtype: on-disk dtype, ``"float32"``, ``"float16"`` or ``"int8"`` (per-row scaled).
         meta: JSON-serialisable caller metadata (config hash, model name, ...).
-        overwrite: replace an existing ``path``; else an existing one raises.
+        overwrite: replace an existing embeddings directory graphrep wrote (see
+            :func:`~graphrep.utils.atomic.atomic_dir`); else only a missing or empty
+            ``path`` is written.
 
     Use as ``with EmbeddingWriter(p, 128, "int8") as w: w.add("pin", vecs, ids)``.
     """
 
     def __init__(self, path: str | os.PathLike, dim: int, dtype: str = "float32",
-                 meta: dict | None = None, overwrite: bool = True) -> None:
+                 meta: dict | None = None, overwrite: bool = False) -> None:
         if not isinstance(dim, int | np.integer) or dim < 1:
             raise ConfigError(f"dim={dim!r}: expected a positive integer")
         if dtype not in DTYPES:
@@ -116,8 +122,8 @@ class EmbeddingWriter:
         ``arange``) to ``entity_type``; call repeatedly to stream chunks."""
         if self._cm is None:
             raise ConfigError("EmbeddingWriter.add: use the writer inside a `with` block")
-        if not (isinstance(entity_type, str) and _NAME.fullmatch(entity_type)):
-            raise ConfigError(f"entity type {entity_type!r}: expected letters, digits, _ . -")
+        if not (isinstance(entity_type, str) and entity_type):
+            raise ConfigError(f"entity type {entity_type!r}: expected a non-empty string")
         x = np.asarray(vectors)
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise ShapeError(f"vectors of {entity_type!r}: expected shape [n, {self.dim}], "
@@ -148,10 +154,11 @@ class EmbeddingWriter:
             st["vec"].append(x)
 
     def _open(self, t: str) -> dict[str, Any]:
-        vec = _NpyAppender(self._root, f"{t}/vectors.npy", self.dtype, (self.dim,))
-        st: dict[str, Any] = {"vec": vec, "ids": [], "id_kind": None}
+        d = safe_name(t, "entity type")
+        vec = _NpyAppender(self._root, f"{d}/vectors.npy", self.dtype, (self.dim,))
+        st: dict[str, Any] = {"vec": vec, "ids": [], "id_kind": None, "dir": d}
         if self.dtype == "int8":
-            st["scales"] = _NpyAppender(self._root, f"{t}/scales.npy", "float32", ())
+            st["scales"] = _NpyAppender(self._root, f"{d}/scales.npy", "float32", ())
         self._types[t] = st
         return st
 
@@ -164,7 +171,7 @@ class EmbeddingWriter:
             types[t] = {"count": n, "id_kind": st["id_kind"] or "int",
                         "vectors": st["vec"].finish(),
                         "scales": st["scales"].finish() if "scales" in st else None,
-                        "ids": write_array(self._root, f"{t}/ids.npy", ids)}
+                        "ids": write_array(self._root, f"{st['dir']}/ids.npy", ids)}
         write_manifest(self._root, {"format": FORMAT, "version": VERSION, "dim": self.dim,
                                     "dtype": self.dtype, "graphrep_version": graphrep.__version__,
                                     "meta": self.meta, "types": types, "indexes": {}})
@@ -182,6 +189,27 @@ class EmbeddingWriter:
                 f.close()
             if cm is not None:
                 cm.__exit__(*exc)  # renames into place, or removes the temporary dir
+
+
+def _check_loaded(root: Path, t: str, a: dict[str, np.ndarray]) -> None:
+    """Finite vectors (and int8 scales), unique external ids; chunked to bound memory."""
+    for name in ("vec", "scales"):
+        x = a.get(name)
+        if x is None or x.dtype.kind != "f":
+            continue
+        for lo in range(0, len(x), _CHUNK):
+            block = np.asarray(x[lo : lo + _CHUNK])
+            finite = np.isfinite(block).reshape(len(block), -1).all(axis=1)
+            if not finite.all():
+                what = "vector" if name == "vec" else "scale"
+                raise GraphFormatError(f"{root}: {what} of {t!r} row {lo + int(np.argmin(finite))} "
+                                       "is not finite (NaN or inf); re-export the embeddings")
+    if a.get("scales") is not None and len(a["scales"]) != len(a["ids"]):
+        raise GraphFormatError(f"{root}: scales of {t!r} disagree with its count")
+    try:
+        check_external_ids(a["ids"], len(a["ids"]), f"{root}: ids of {t!r}")
+    except GraphrepError as exc:
+        raise GraphFormatError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -229,13 +257,15 @@ class Embeddings:
                 n = int(e["count"])
                 if a["vec"].shape != (n, dim) or a["ids"].shape != (n,):
                     raise GraphFormatError(f"{root}: arrays of {t!r} disagree with count {n}")
+                _check_loaded(root, t, a)
                 arrays[t] = a
             for t, e in m["indexes"].items():
-                if not (root / e["file"]).is_file():
+                where = f"{root / 'manifest.json'} (faiss index of {t!r})"
+                if not resolve_inside(root, e["file"], where).is_file():
                     raise GraphFormatError(f"{root / e['file']}: missing faiss index of {t!r}")
         except GraphrepError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (LookupError, TypeError, ValueError, AttributeError) as exc:
             raise GraphFormatError(f"{root / 'manifest.json'}: corrupt manifest ({exc!r})") from exc
         return cls(root, m, arrays)
 

@@ -35,11 +35,13 @@ from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError
 from graphrep.train.config import RunConfig
 
+#: The baselines ``graphrep eval --baselines`` knows, by name.
 BASELINES = (
     "popularity", "node2vec", "spectral", "content_only", "pinsage_only",
     "no_neighbors", "no_sequence", "no_content", "mf",
 )  # fmt: skip
 TRAINED = BASELINES[3:]
+#: Dimension of the training-free spectral baseline's vectors.
 SPECTRAL_DIM = 256
 
 
@@ -114,6 +116,7 @@ def popularity_vectors(dataset: GraphDataset, item_type: str = "pin") -> dict[st
     return out
 
 
+#: Walks the node2vec baseline draws in all (its epochs fit this budget).
 NODE2VEC_WALK_BUDGET = 1_000_000
 
 
@@ -169,5 +172,6 @@ def baseline_vectors(
     trainer = Trainer(bcfg, run, dataset)
     trainer.fit()
     assert trainer.components is not None
-    emb = export_embeddings(trainer.components.model, bcfg, dataset, run / "embeddings", index="none")
+    emb = export_embeddings(trainer.components.model, bcfg, dataset, run / "embeddings",
+                            index="none", overwrite=True)  # fmt: skip
     return {t: emb.vectors(t) for t in emb.types}

@@ -4,10 +4,10 @@ Dispatch on ``dataset.meta["task"]`` (set by the loaders in :mod:`graphrep.data`
 
 * synthetic graph: the held-out retrieval tasks (:mod:`graphrep.eval.holdout`) and
   the collapse detectors;
-* ``node_classification`` (Planetoid, ogbn-*): a linear probe on the frozen
+* ``node_classification`` (Planetoid, ``ogbn-*``): a linear probe on the frozen
   embeddings of ``meta["label_type"]`` over the official split, averaged over
   ``seeds`` (:func:`graphrep.eval.probe.probe_over_seeds`);
-* ``link_prediction`` (ogbl-*): each valid/test edge and official negative is
+* ``link_prediction`` (``ogbl-*``): each valid/test edge and official negative is
   scored by the dot product of its ends' embeddings and ranked by OGB's own
   ``Evaluator`` (e.g. Hits@20 for ogbl-ddi);
 * ``recommendation`` (LightGCN files): every user ranks *all* items, training

@@ -93,7 +93,7 @@ def check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
-SCORE_BUDGET = 2**25  # score-matrix elements per chunk (128 MiB of float32)
+SCORE_BUDGET = 2**25  #: Score-matrix elements per chunk (128 MiB of float32).
 
 
 def score_chunk_rows(chunk_size: object, num_corpus: int) -> int:

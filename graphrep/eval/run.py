@@ -19,6 +19,7 @@ from graphrep.errors import ConfigError, GraphFormatError
 from graphrep.eval.baselines import BASELINES, baseline_vectors, default_baselines
 from graphrep.eval.protocols import evaluate_dataset, headline_metric
 from graphrep.train.rundir import RunDir
+from graphrep.utils.lock import RunLock
 
 
 def evaluate_run(
@@ -32,9 +33,18 @@ def evaluate_run(
         run: the run directory (trained and exported).
         baselines: names from :data:`graphrep.eval.baselines.BASELINES` (``"all"`` for all).
         log: optional ``print``-like callable for progress lines.
+
+    Raises:
+        RunLockedError: another process is writing the run.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
-    cfg = run.require().config()
+    run.require()
+    with RunLock(run.path):  # metrics.json and the baselines' runs are written here
+        return _evaluate(run, baselines, log)
+
+
+def _evaluate(run: RunDir, baselines: Sequence[str], log: Any) -> dict[str, Any]:
+    cfg = run.config()
     unknown = sorted(set(baselines) - {*BASELINES, "all"})
     if unknown:
         raise ConfigError(f"unknown baselines {unknown}; choose from {list(BASELINES)} or 'all'")

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
+from numba import prange
 
-from graphrep.errors import GraphValidationError, SchemaError
+from graphrep.errors import GraphFormatError, GraphrepError, GraphValidationError, SchemaError
 from graphrep.graph.csr import _counting_sort
+from graphrep.graph.integrity import check_ptr, num_chunks
 from graphrep.graph.validate import check_edge_array, check_node_ids
 from graphrep.utils.arrays import (
     manifest_field,
@@ -219,14 +222,29 @@ class EventLog:
         }
         write_manifest(root, manifest)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Atomically save to directory ``path``."""
-        with atomic_dir(path) as tmp:
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Atomically save to directory ``path`` (an existing graphrep directory is
+        replaced only with ``overwrite``)."""
+        with atomic_dir(path, overwrite) as tmp:
             self.write_into(tmp)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, mmap: bool = True) -> EventLog:
-        """Load a directory written by :meth:`save`."""
+    def load(
+        cls, path: str | os.PathLike, mmap: bool = True, num_items: Mapping[str, int] | None = None
+    ) -> EventLog:
+        """Load a directory written by :meth:`save`, validated as :meth:`from_arrays` would
+        (one compiled pass, :func:`check_event_columns`).
+
+        Args:
+            path: the directory.
+            mmap: map the columns read-only instead of reading them.
+            num_items: item count per item type; item ids are range-checked against it
+                (else only checked to be >= 0).
+
+        Raises:
+            GraphFormatError: missing/corrupt files, or columns that are not a valid
+                sorted event log (naming the column and the first bad event).
+        """
         root = Path(path)
         manifest = read_manifest(root, FORMAT)
         arrays = manifest_field(manifest, "arrays", dict, root)
@@ -234,8 +252,97 @@ class EventLog:
             k: read_array(root, arrays.get(k), mmap, f"EventLog column {k!r}")
             for k in (*COLUMNS, "user_offsets")
         }
+        for k, arr in cols.items():
+            want = np.dtype(_DTYPES.get(k, np.int64))
+            if arr.dtype != want or arr.ndim != 1:
+                raise GraphFormatError(f"{root}: EventLog column {k!r} has dtype {arr.dtype} "
+                                       f"shape {arr.shape}, expected 1-D {want}")  # fmt: skip
         vocab = {
             k: tuple(manifest_field(manifest, k, list, root))
             for k in ("item_types", "action_names", "surface_names")
         }
+        try:
+            if not all(isinstance(x, str) for v in vocab.values() for x in v):
+                raise GraphValidationError("vocabularies must be lists of strings")
+            if num_items is not None and not set(vocab["item_types"]) <= set(num_items):
+                raise SchemaError(f"item types {vocab['item_types']} are not all node types of "
+                                  f"the graph ({sorted(num_items)})")  # fmt: skip
+            big = np.iinfo(np.int64).max
+            counts = np.array([big if num_items is None else num_items[t]
+                               for t in vocab["item_types"]], dtype=np.int64)  # fmt: skip
+            data = {k: v for k, v in cols.items() if k != "user_offsets"}
+            check_event_columns(data, cols["user_offsets"], counts, len(vocab["action_names"]),
+                                len(vocab["surface_names"]), "EventLog")  # fmt: skip
+            check_edge_array(cols["duration"], len(cols["user"]), "EventLog column 'duration'",
+                             unit="event")  # fmt: skip
+        except GraphrepError as exc:
+            raise GraphFormatError(f"{root}: saved event log is invalid: {exc}") from None
         return cls(**cols, **vocab)
+
+
+@numba.njit(cache=True, nogil=True)
+def _events_in(user, offsets, item_type, item, action, surface, timestamp, item_counts,
+               num_actions, num_surfaces, start, stop):
+    """First bad event of users ``[start, stop)``: ``(code, position)``; 0 ok; 1 user id
+    disagrees with ``user_offsets``; 2 time goes backwards within a user; 3 item type
+    code; 4 item id out of range for its type; 5 action code; 6 surface code."""
+    for u in range(start, stop):
+        for i in range(offsets[u], offsets[u + 1]):
+            t = item_type[i]
+            if user[i] != u:
+                return 1, i
+            if i > offsets[u] and timestamp[i] < timestamp[i - 1]:
+                return 2, i
+            if t < 0 or t >= item_counts.shape[0]:
+                return 3, i
+            if item[i] < 0 or item[i] >= item_counts[t]:
+                return 4, i
+            if action[i] < 0 or action[i] >= num_actions:
+                return 5, i
+            if surface[i] < 0 or surface[i] >= num_surfaces:
+                return 6, i
+    return 0, -1
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _events_parallel(user, offsets, item_type, item, action, surface, timestamp, item_counts,
+                     num_actions, num_surfaces, chunks):
+    n = offsets.shape[0] - 1
+    size = (n + chunks - 1) // chunks
+    code = np.zeros(chunks, dtype=np.int64)
+    pos = np.full(chunks, -1, dtype=np.int64)
+    for c in prange(chunks):
+        code[c], pos[c] = _events_in(user, offsets, item_type, item, action, surface, timestamp,
+                                     item_counts, num_actions, num_surfaces, c * size,
+                                     min(n, (c + 1) * size))  # fmt: skip
+    for c in range(chunks):
+        if code[c]:
+            return code[c], pos[c]
+    return 0, -1
+
+
+def check_event_columns(cols: Mapping[str, np.ndarray], offsets: np.ndarray,
+                        item_counts: np.ndarray, num_actions: int, num_surfaces: int,
+                        what: str) -> None:
+    """A sorted event log: ``user_offsets`` valid, each user's rows hold that user in time
+    order, codes within their vocabularies, item ids within their item type's count
+    (``item_counts[code]``; pass ``iinfo(int64).max`` for unknown counts)."""
+    check_ptr(offsets, len(cols["user"]), len(offsets) - 1, f"{what} user_offsets")
+    args = (cols["user"], offsets, cols["item_type"], cols["item"], cols["action"],
+            cols["surface"], cols["timestamp"], item_counts, num_actions, num_surfaces)
+    chunks = num_chunks(len(cols["user"]))
+    if chunks == 1:
+        code, pos = _events_in(*args, 0, len(offsets) - 1)
+    else:
+        code, pos = _events_parallel(*args, min(chunks, max(1, len(offsets) - 1)))
+    if code:
+        col = ("user", "timestamp", "item_type", "item", "action", "surface")[code - 1]
+        expected = ("the user of its user_offsets row", "non-decreasing within each user",
+                    f"a code below {len(item_counts)}", "an id below its item type's count",
+                    f"a code below {num_actions}", f"a code below {num_surfaces}")[code - 1]  # fmt: skip
+        raise GraphValidationError(
+            f"{what} column {col!r}: value {cols[col][pos]} at event {pos} is invalid; expected "
+            f"{expected}"
+        )
+
+

@@ -28,9 +28,11 @@ import numpy as np
 
 from graphrep.errors import GraphValidationError, SchemaError
 from graphrep.graph.csr import CSR
-from graphrep.graph.ragged import Ragged, check_ragged
+from graphrep.graph.integrity import check_csr, check_reverse
+from graphrep.graph.ragged import Ragged
 from graphrep.graph.validate import (
     EdgeType,
+    check_allocation,
     check_dense_feature,
     check_edge_spec,
     check_edge_type,
@@ -48,8 +50,21 @@ def reverse_name(rel: str) -> str:
     return REVERSE_PREFIX + rel
 
 
+def _check_counts(num_nodes: Mapping[str, int]) -> dict[str, int]:
+    """Node counts: non-empty string types, ints >= 0 whose per-node arrays can fit memory."""
+    out: dict[str, int] = {}
+    for nt, n in num_nodes.items():
+        if not isinstance(nt, str) or not nt:
+            raise GraphValidationError(f"node type names must be non-empty strings, got {nt!r}")
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise GraphValidationError(f"node type {nt!r}: count must be an int >= 0, got {n!r}")
+        check_allocation(int(n), 8, f"node type {nt!r}: count")
+        out[nt] = int(n)
+    return out
+
+
 class HeteroGraph:
-    """Typed CSR graph store. Build with :meth:`from_edges`, :func:`graphrep.graph.from_pandas`...
+    """Typed CSR graph store. Build with :meth:`from_edges`, :func:`~graphrep.graph.tables.from_pandas`...
 
     Args:
         num_nodes: node count per node type.
@@ -70,15 +85,7 @@ class HeteroGraph:
         features: Mapping[str, Mapping[str, Feature]] | None = None,
         reverses: Mapping[EdgeType, CSR] | None = None,
     ) -> None:
-        self.num_nodes: dict[str, int] = {}
-        for nt, n in num_nodes.items():
-            if not isinstance(nt, str) or not nt:
-                raise GraphValidationError(f"node type names must be non-empty strings, got {nt!r}")
-            if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-                raise GraphValidationError(
-                    f"node type {nt!r}: count must be an int >= 0, got {n!r}"
-                )
-            self.num_nodes[nt] = int(n)
+        self.num_nodes: dict[str, int] = _check_counts(num_nodes)
         self._csr: dict[EdgeType, CSR] = {}
         self._reverse: dict[EdgeType, EdgeType] = {}
         self._forward: list[EdgeType] = []
@@ -115,7 +122,7 @@ class HeteroGraph:
             features: optional node features (see class docstring).
             duplicates: ``"keep"`` parallel edges or ``"merge"`` them (weights summed).
         """
-        num_nodes = dict(num_nodes)
+        num_nodes = _check_counts(num_nodes)
         relations: dict[EdgeType, CSR] = {}
         for et, spec in edges.items():
             et = check_edge_type(et, num_nodes)
@@ -133,7 +140,13 @@ class HeteroGraph:
                 f"{what}: CSR is {csr.num_src}x{csr.num_dst} but node types have "
                 f"{self.num_nodes[et[0]]} and {self.num_nodes[et[2]]} nodes"
             )
-        check_ragged(csr.indptr, csr.indices, what)
+        if rev is None:
+            check_csr(csr, csr.num_src, csr.num_dst, what)
+        else:  # a loaded reverse: it must be exactly the transpose (one O(E) pass)
+            if rev.num_dst != csr.num_src:
+                raise GraphValidationError(f"reverse of {what}: targets {rev.num_dst} nodes, "
+                                           f"expected {csr.num_src}")  # fmt: skip
+            check_reverse(csr, rev, what)
         ret = (et[2], reverse_name(et[1]), et[0])
         for name in (et, ret):
             if name in self._csr:
@@ -285,11 +298,12 @@ class HeteroGraph:
                     return False
         return True
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Save as a directory of ``.npy`` files + ``manifest.json`` (atomically)."""
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> None:
+        """Save as a directory of ``.npy`` files + ``manifest.json`` (atomically; an existing
+        graphrep directory is replaced only with ``overwrite``)."""
         from graphrep.graph.storage import save_graph
 
-        save_graph(self, path)
+        save_graph(self, path, overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike, mmap: bool = True) -> HeteroGraph:

@@ -31,16 +31,19 @@ class Ragged:
 
     @classmethod
     def from_lists(cls, rows: Sequence[Sequence[int]], dtype: np.dtype = np.int32) -> Ragged:
-        """Build from a Python list of lists (convenience; not for hot paths)."""
+        """Build from a Python list of lists of integers (convenience; not for hot paths).
+
+        Raises:
+            GraphValidationError: a row holds a non-integer (``1.5``, ``"a"``, ``True``)
+                or a value that ``dtype`` cannot hold, naming the row.
+        """
+        dtype = np.dtype(dtype)
         lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        values = (
-            np.concatenate([np.asarray(r, dtype=dtype) for r in rows])
-            if len(rows) and offsets[-1]
-            else np.zeros(0, dtype=dtype)
-        )
-        return cls(offsets, values.astype(dtype, copy=False))
+        parts = [_int_row(r, i, dtype) for i, r in enumerate(rows) if len(r)]
+        values = np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+        return cls(offsets, values)
 
     @classmethod
     def from_lengths(cls, lengths: np.ndarray, values: np.ndarray) -> Ragged:
@@ -97,6 +100,22 @@ class Ragged:
             np.array_equal(self.offsets, other.offsets)
             and np.array_equal(self.values, other.values)
         )
+
+
+def _int_row(row: Sequence[int], i: int, dtype: np.dtype) -> np.ndarray:
+    """Row ``i`` as an array of ``dtype``, refusing anything but integers that fit it."""
+    arr = np.asarray(row)
+    if arr.ndim != 1 or arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise GraphValidationError(
+            f"ragged row {i}: expected a list of integers, got {list(row)[:5]!r} "
+            f"(dtype {arr.dtype}); convert values explicitly (floats are not rounded)"
+        )
+    info = np.iinfo(dtype)
+    if int(arr.min()) < info.min or int(arr.max()) > info.max:
+        raise GraphValidationError(
+            f"ragged row {i}: values {int(arr.min())}..{int(arr.max())} do not fit {dtype}"
+        )
+    return arr.astype(dtype)
 
 
 def check_ragged(offsets: np.ndarray, values: np.ndarray, what: str) -> None:

@@ -10,8 +10,12 @@ Layout (every array memory-mappable)::
     DIR/features/<type>/<name>.npy                 dense features
     DIR/features/<type>/<name>.{offsets,values}.npy  ragged token lists
 
-Writes go to a temporary directory renamed into place, so an interrupted save
-never leaves a half-written graph where a complete one is expected.
+``<type>`` and ``<name>`` are :func:`~graphrep.utils.safepath.safe_name` forms of
+the user's names (``../x`` is stored as ``%2E%2E%2Fx``), and the manifest records
+every file, so loading never depends on the encoding. Writes go to a temporary
+directory renamed into place, so an interrupted save never leaves a half-written
+graph where a complete one is expected. Loading validates everything the
+samplers' kernels rely on (:mod:`graphrep.graph.validate`) before returning.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from graphrep.utils.arrays import (
     write_manifest,
 )
 from graphrep.utils.atomic import atomic_dir
+from graphrep.utils.safepath import safe_name
 
 FORMAT = "graphrep.heterograph"
 VERSION = 1
@@ -42,7 +47,8 @@ def _write_csr(root: Path, prefix: str, csr: CSR) -> dict[str, Any]:
         "indptr": write_array(root, f"{prefix}indptr.npy", csr.indptr),
         "indices": write_array(root, f"{prefix}indices.npy", csr.indices),
         "edge_data": {
-            k: write_array(root, f"{prefix}edge.{k}.npy", v) for k, v in csr.edge_data.items()
+            k: write_array(root, f"{prefix}edge.{safe_name(k, 'edge array name')}.npy", v)
+            for k, v in csr.edge_data.items()
         },
     }
 
@@ -54,7 +60,9 @@ def write_graph_into(graph: HeteroGraph, root: Path) -> None:
         ids = graph.node_ids.get(nt)
         manifest["node_types"][nt] = {
             "count": n,
-            "ids": None if ids is None else write_array(root, f"nodes/{nt}.ids.npy", ids),
+            "ids": None
+            if ids is None
+            else write_array(root, f"nodes/{safe_name(nt, 'node type')}.ids.npy", ids),
         }
     manifest["relations"] = []
     for i, et in enumerate(graph.canonical_edge_types):
@@ -69,7 +77,7 @@ def write_graph_into(graph: HeteroGraph, root: Path) -> None:
     feats: dict[str, dict[str, Any]] = {}
     for nt, named in graph.features.items():
         for name, value in named.items():
-            base = f"features/{nt}/{name}"
+            base = f"features/{safe_name(nt, 'node type')}/{safe_name(name, 'feature name')}"
             if isinstance(value, Ragged):
                 entry = {
                     "kind": "ragged",
@@ -83,9 +91,17 @@ def write_graph_into(graph: HeteroGraph, root: Path) -> None:
     write_manifest(root, manifest)
 
 
-def save_graph(graph: HeteroGraph, path: str | os.PathLike) -> None:
-    """Atomically save ``graph`` to directory ``path`` (replacing an old one)."""
-    with atomic_dir(path) as tmp:
+def save_graph(graph: HeteroGraph, path: str | os.PathLike, overwrite: bool = False) -> None:
+    """Atomically save ``graph`` to directory ``path``.
+
+    Args:
+        graph: the graph.
+        path: a new or empty directory, or (with ``overwrite``) one graphrep wrote.
+        overwrite: replace an existing graphrep directory (see
+            :func:`~graphrep.utils.atomic.atomic_dir`; files graphrep did not write
+            are never deleted).
+    """
+    with atomic_dir(path, overwrite) as tmp:
         write_graph_into(graph, tmp)
 
 
@@ -147,7 +163,7 @@ def load_graph(path: str | os.PathLike, mmap: bool = True) -> HeteroGraph:
                 feats.setdefault(nt, {})[name] = value
     except GraphrepError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (LookupError, TypeError, ValueError, AttributeError) as exc:
         raise GraphFormatError(f"{root / 'manifest.json'}: corrupt manifest ({exc!r})") from exc
     try:
         return HeteroGraph(num_nodes, forward, node_ids=ids, features=feats, reverses=reverse)

@@ -235,7 +235,8 @@ def from_pandas(
             numeric columns are stacked into one ``[n, d]`` feature). Default: every
             numeric or list column of each node table; node types missing from a given
             mapping get no features.
-        duplicates: ``"keep"`` parallel edges or ``"merge"`` them (see :meth:`CSR.from_coo`).
+        duplicates: ``"keep"`` parallel edges or ``"merge"`` them (see
+            :meth:`~graphrep.graph.csr.CSR.from_coo`).
 
     Returns:
         The graph, relations in the order of ``edges``.

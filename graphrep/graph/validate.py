@@ -1,13 +1,17 @@
-"""Input checks shared by every graph builder.
+"""Input checks shared by every graph builder and loader.
 
 Each check raises :class:`~graphrep.errors.GraphValidationError` naming the
-relation, column or node type and what was expected. Checks are vectorised
-(one pass with numpy reductions), so validating 50M edges costs well under a
-second.
+relation, column or node type and what was expected. Checks of user input are
+vectorised (numpy reductions). What the compiled kernels rely on -- index ranges
+against the target type's count, ``indptr`` starting at 0, non-decreasing and
+ending at ``len(indices)``, a stored reverse equal to the transpose of its
+forward relation -- is checked by the compiled kernels of
+:mod:`graphrep.graph.integrity` before any sampler touches a loaded array.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +20,7 @@ import pandas as pd
 
 from graphrep.errors import GraphValidationError, SchemaError
 
+#: The canonical name of a relation, ``(src_type, rel, dst_type)``.
 EdgeType = tuple[str, str, str]
 
 
@@ -41,6 +46,12 @@ def check_node_ids(values: object, num_nodes: int, what: str) -> np.ndarray:
         raise GraphValidationError(
             f"{what}: expected integer node ids, got dtype {arr.dtype} "
             "(map external ids with node_ids=... or HeteroGraph.from_pandas)"
+        )
+    if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+        bad = int(np.argmax(arr))
+        raise GraphValidationError(
+            f"{what}: node id {arr[bad]} at position {bad} is out of range; "
+            f"expected ids in [0, {num_nodes})"
         )
     arr = arr.astype(np.int64, copy=False)
     if arr.size:
@@ -97,29 +108,63 @@ def check_dense_feature(values: object, num_nodes: int, what: str) -> np.ndarray
 
 def check_external_ids(values: object, num_nodes: int, what: str) -> np.ndarray:
     """External ids: one per node, unique, integer or string."""
-    arr = np.asarray(values)
+    # a Python list of mixed ints and strings would become strings under np.asarray
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
     if arr.ndim != 1 or len(arr) != num_nodes:
         raise GraphValidationError(
             f"{what}: expected {num_nodes} external ids, got shape {arr.shape}"
         )
     if arr.dtype == object:
-        try:
-            arr = arr.astype(str)
-        except (TypeError, ValueError) as exc:  # pragma: no cover - exotic objects
-            raise GraphValidationError(f"{what}: external ids must be integers or strings") from exc
-    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype.kind == "U"):
+        arr = _uniform_ids(arr, what)
+    if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype.kind == "U") or arr.dtype == bool:
         raise GraphValidationError(
             f"{what}: external ids must be integers or strings, got dtype {arr.dtype}"
         )
     if np.issubdtype(arr.dtype, np.integer):
+        if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            bad = int(np.argmax(arr))
+            raise GraphValidationError(
+                f"{what}: external id {arr[bad]} at position {bad} does not fit int64"
+            )
         arr = arr.astype(np.int64, copy=False)
+    elif arr.size and arr.dtype.itemsize:  # code points a corrupt file may hold, no text can
+        codes = np.ascontiguousarray(arr).view(np.uint32).reshape(len(arr), -1)
+        bad_rows = ((codes >= 0x110000) | ((codes >= 0xD800) & (codes < 0xE000))).any(axis=1)
+        if bad_rows.any():
+            raise GraphValidationError(
+                f"{what}: external id at position {int(np.argmax(bad_rows))} is not valid text "
+                "(invalid unicode code points)"
+            )
     index = pd.Index(arr)
     if not index.is_unique:  # hash-based; name a duplicate only on failure
         dup = index[index.duplicated()][0]
+        dup = dup.item() if hasattr(dup, "item") else dup
         raise GraphValidationError(
             f"{what}: external ids must be unique; {dup!r} appears twice or more"
         )
     return arr
+
+
+def _uniform_ids(arr: np.ndarray, what: str) -> np.ndarray:
+    """An object array of ids as int64 (all ints) or unicode (all strings), else an error."""
+    if not len(arr):
+        return np.zeros(0, np.int64)
+    kind = pd.api.types.infer_dtype(arr, skipna=False)
+    if kind == "string":
+        return arr.astype(str)
+    if kind == "integer":
+        try:
+            return arr.astype(np.int64)
+        except OverflowError:
+            raise GraphValidationError(f"{what}: an external id does not fit int64") from None
+    first = type(arr[0])
+    is_id = (lambda x: isinstance(x, str)) if isinstance(arr[0], str) else (
+        lambda x: isinstance(x, int | np.integer) and not isinstance(x, bool | np.bool_))
+    bad = next((i for i, x in enumerate(arr) if not is_id(x)), 0)
+    raise GraphValidationError(
+        f"{what}: external ids must be all integers or all strings; id {arr[bad]!r} at "
+        f"position {bad} is a {type(arr[bad]).__name__} (the first is a {first.__name__})"
+    )
 
 
 def check_edge_type(et: Any, num_nodes: Mapping[str, int]) -> EdgeType:
@@ -167,3 +212,18 @@ def check_edge_spec(
         )
     data = {k: check_edge_array(v, len(src), f"{what} column {k!r}") for k, v in extra.items()}
     return src, dst, data
+
+
+def check_allocation(count: int, bytes_per_item: int, what: str) -> None:
+    """Refuse a count whose per-item arrays could never fit this machine's memory."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return
+    need = count * bytes_per_item
+    if need > total:
+        raise GraphValidationError(
+            f"{what} = {count}: its per-node arrays need {need / 2**30:,.1f} GiB, more than "
+            f"this machine's {total / 2**30:,.1f} GiB of memory; check the count"
+        )
+

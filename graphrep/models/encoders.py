@@ -1,4 +1,4 @@
-"""Choosing each node type's encoder and its id table: the assembly :class:`OmniSage` uses.
+"""Choosing each node type's encoder and its id table, for :class:`~graphrep.models.omnisage.OmniSage`.
 
 Every encoded type gets one encoder into the shared ``D``-space:
 

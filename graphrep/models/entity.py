@@ -149,7 +149,8 @@ class EntityEncoder(nn.Module):
             batch: features of the nodes, leading shape ``[B]``.
             neighbors: per neighbor type ``(FeatureBatch [B, k], weights FloatTensor [B, k],
                 mask BoolTensor [B, k])`` (e.g. from
-                :meth:`NodeFeaturizer.gather_neighbors`); missing types mean no neighbors.
+                :meth:`~graphrep.models.features.NodeFeaturizer.gather_neighbors`); missing
+                types mean no neighbors.
 
         Returns:
             L2-normalised embeddings ``[B, dim]``.

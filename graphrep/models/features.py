@@ -56,7 +56,7 @@ class NodeSchema:
 
     @property
     def num_modalities(self) -> int:
-        """Number of feature tokens: one per dense feature and one per token feature."""
+        """How many feature tokens a node has (one per dense feature, one per token feature)."""
         return len(self.dense) + len(self.text)
 
 

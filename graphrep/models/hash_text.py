@@ -127,7 +127,7 @@ class HashTextEmbedder(nn.Module):
         \sum_{k=1}^{H} \mathbf{E}\big[h_k(g) \bmod N\big]\Big)
 
     where :math:`U` are the token (word) ids, :math:`B` the bigrams of adjacent
-    valid tokens (when :obj:`bigrams`), and :math:`C` character trigrams of each
+    valid tokens (when ``bigrams``), and :math:`C` character trigrams of each
     word (only for raw strings via :meth:`embed_strings`, when :obj:`char_trigrams`;
     token ids carry no characters). Sum pooling makes the output independent of
     token order except through bigrams.

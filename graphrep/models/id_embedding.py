@@ -20,7 +20,7 @@ tables). :func:`choose_mode` picks exact whenever the table fits a byte budget
 
 Gradients are **sparse** by default (``sparse=True``): a step touches only the
 rows of the ids in its batch, and a row-wise sparse optimizer
-(:class:`torch.optim.SparseAdam`, see :func:`graphrep.train.optim.build_optimizers`)
+(:class:`torch.optim.SparseAdam`, see :class:`~graphrep.train.optim.RunOptimizer`)
 updates only those rows, so the cost of a step does not grow with the table (as
 in PyTorch-BigGraph and TorchRec). Tables can be initialised from given vectors
 (:meth:`IdEmbedding.load_vectors`, e.g. a spectral embedding,

@@ -196,7 +196,7 @@ class OmniSage(nn.Module):
 
     @classmethod
     def from_hparams(cls, hparams: Mapping[str, Any]) -> OmniSage:
-        """Rebuild an (untrained) model from :attr:`hparams`, loss modules included, so that a
+        """Rebuild an (untrained) model from ``model.hparams``, loss modules included, so that a
         checkpoint's ``state_dict`` loads into it."""
         h = dict(hparams)
         losses = h.pop("losses", {})

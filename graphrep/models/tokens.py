@@ -28,7 +28,7 @@ class RawFeatureTokens(nn.Module):
     r"""Tokens ``[*S, T, dim]`` of a node type from its raw features.
 
     Featured types: one token per modality (:class:`ModalityTokens`). Featureless
-    types (or :obj:`use_id=True`): an id token from the type's
+    types (or ``use_id=True``): an id token from the type's
     :class:`~graphrep.models.id_embedding.IdEmbedding` (exact, hashed or hybrid rows) and,
     for featureless types, a log-degree token :math:`\mathbf{a}\log(1 + \deg v) + \mathbf{b}`.
 

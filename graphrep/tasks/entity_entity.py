@@ -265,8 +265,8 @@ class EntityEntityTask:
     # ---------------------------------------------------------------- sampling
     @property
     def epoch_size(self) -> int:
-        """Positives in one epoch: the relation's edges (after the per-item cap), or one
-        co-visit seed per node of the type."""
+        """How many positives one epoch has (the relation's edges after the per-item cap, or
+        one co-visit seed per node of the type)."""
         if isinstance(self.pairs, EdgePairSampler):
             return int(self.pairs.num_edges)
         return int(self.builder.graph.num_nodes[self.src_type])

@@ -115,7 +115,8 @@ class EntityFeatureTask:
 
     @property
     def epoch_size(self) -> int:
-        """Nodes in one epoch: the largest of the task's types (each batch draws every type)."""
+        """How many nodes one epoch has (the largest of the task's types; each batch draws
+        every type)."""
         return max(int(self.builder.graph.num_nodes[t]) for t in self.node_types)
 
     shares_inputs = True

@@ -97,15 +97,41 @@ def is_known_dataset(name: str) -> bool:
 class ModelConfig:
     """The OmniSage model (see :class:`graphrep.models.OmniSage`).
 
-    Id tables (:class:`graphrep.models.IdEmbedding`, one per node type, shared by every
-    encoder reading it): ``id_embedding`` ``auto`` gives exact rows when a table fits
-    ``id_budget_mb``, else a hybrid of exact rows for the most frequent ids and
-    ``id_buckets`` hashed rows. ``spectral_init`` starts exact rows from a spectral
-    embedding (:func:`graphrep.models.spectral.spectral_embedding`) of
-    ``spectral_relation`` (default: each type's largest relation), scaled by singular
-    value to the power ``spectral_alpha``. ``encoder`` ``light`` (or ``auto`` for
-    content-free types) uses :class:`graphrep.models.LightEncoder`, whose outputs are
-    L2-normalised when ``light_normalize``.
+    Args:
+        encoder: each type's encoder: ``"entity"`` (the OmniSage transformer aggregator),
+            ``"pinsage"`` (the importance-pooling GCN baseline), ``"light"``
+            (:class:`graphrep.models.LightEncoder`: id row + importance-pooled neighbour
+            rows, no transformer) or ``"auto"`` (``light`` for content-free types,
+            ``entity`` for the others).
+        dim: the shared embedding dimension ``D`` of every type and of users.
+        num_heads: attention heads of each entity encoder's transformer (divides ``dim``).
+        mlp_hidden: hidden size of the entity encoders' output MLP (PinSage: its hidden size).
+        id_buckets: hashed rows of a ``hashed`` id table, and of the tail of a ``hybrid`` one.
+        text_buckets: rows of the hashed-text table shared by every type's token features.
+        feature_head_hidden: hidden size of the entity-feature task's MLP heads.
+        max_tokens: token features (text) are padded or truncated to this many tokens.
+        node_types: the types that get an encoder and are exported (default: every type
+            of the graph).
+        use_neighbors: encoders read the sampled importance neighbourhoods (``false``: the
+            ``no_neighbors`` ablation).
+        use_content: encoders read content features (``false``: hashed ids and degrees
+            only, the ``no_content`` ablation).
+        sequence: build the PinnerFormer-style user sequence encoder (needed by a
+            ``user_entity`` task; ``false`` for graphs without an event log).
+        seq_max_len: a user's most recent actions the sequence encoder reads.
+        seq_layers: transformer layers of the sequence encoder.
+        seq_heads: attention heads of the sequence encoder (divides ``dim``).
+        id_embedding: each type's id table (:class:`graphrep.models.IdEmbedding`, shared by
+            every encoder reading the type): ``"exact"`` (one row per node), ``"hashed"``
+            (``id_buckets`` rows), ``"hybrid"`` (exact rows for the most frequent ids,
+            hashed rows for the rest) or ``"auto"`` (exact when the table fits
+            ``id_budget_mb``, else hybrid).
+        id_budget_mb: the size in MiB up to which ``auto`` keeps an exact id table.
+        spectral_init: start exact id rows from a spectral embedding
+            (:func:`graphrep.models.spectral.spectral_embedding`) of the graph.
+        spectral_relation: the relation of that embedding (default: each type's largest).
+        spectral_alpha: the spectral vectors are scaled by singular value to this power.
+        light_normalize: L2-normalise the outputs of light encoders.
     """
 
     encoder: str = "entity"
@@ -150,10 +176,20 @@ class ModelConfig:
 class SamplingConfig:
     """Importance neighborhoods and the background sampling worker.
 
-    ``metapaths``/``quotas`` default to the Pinterest schema's
-    (:data:`graphrep.tasks.PINTEREST_METAPATHS`); ``prefetch`` is the bounded
-    queue length of batches sampled ahead of the model, produced by ``workers`` threads
-    whose compiled kernels use ``kernel_threads`` threads each (0: every core).
+    Args:
+        metapaths: per seed type, the meta-paths (lists of relation names) its random
+            walks follow (default: the Pinterest schema's,
+            :data:`graphrep.tasks.PINTEREST_METAPATHS`).
+        quotas: per seed type, how many neighbours of each type to keep, the top-k by
+            visit count (default: :data:`graphrep.tasks.PINTEREST_QUOTAS`).
+        num_walks: random walks per seed (split evenly over the type's meta-paths).
+        num_traversals: meta-path traversals per walk at most (``> 1`` needs cyclic paths).
+        restart_prob: probability that a walk ends after each traversal (the next walk
+            starts again at the seed), in ``[0, 1)``.
+        prefetch: bounded queue length of batches sampled ahead of the model.
+        workers: sampling threads (the batches are the same for any number).
+        kernel_threads: threads of the compiled (numba) sampling kernels inside each
+            worker (0: every core); one keeps a worker on one core, off the model's.
     """
 
     metapaths: dict[str, list[list[str]]] | None = None
@@ -231,10 +267,27 @@ def _pinterest_tasks() -> list[TaskSpec]:
 class TaskConfig:
     """Shared task settings and the list of tasks.
 
-    ``share_inputs`` encodes the nodes of every task once per step (the same losses and
-    gradients, less work: :class:`graphrep.tasks.MultiTask`); ``share_negatives`` lets tasks
-    whose random negatives follow one distribution share one draw per step (fewer nodes to
-    encode; changes the sampled data).
+    Args:
+        batch_size: examples per step of each entity-entity, entity-feature and
+            query-entity task, per rank (a :class:`TaskSpec` may override it).
+        num_random_negatives: random negatives shared by a batch, besides the in-batch
+            ones (0: in-batch negatives only).
+        temperature: initial temperature of every sampled softmax (learned).
+        user_batch_size: users per step of the user-entity task, per rank.
+        future_window: the dense all-action task's window after each position, in the
+            event log's time units (seconds).
+        num_positions: positions per user of the dense all-action task.
+        next_weight: weight of the next-action loss in the user-entity task.
+        future_weight: weight of the dense all-action loss in the user-entity task.
+        history_grad: the user-entity loss trains the entity encoders through the
+            history items' embeddings too.
+        share_inputs: encode the nodes of every task once per step, deduplicated across
+            tasks and rows (the same losses and gradients, less work:
+            :class:`graphrep.tasks.MultiTask`).
+        share_negatives: tasks whose random negatives follow one distribution share one
+            draw per step (fewer nodes to encode; changes the sampled data).
+        specs: the tasks of the multi-task objective (:class:`TaskSpec`; default: the
+            Pinterest schema's five).
     """
 
     batch_size: int = 128
@@ -269,20 +322,34 @@ class TaskConfig:
 class TrainConfig:
     """Optimisation, checkpointing and logging.
 
-    Data parallelism: ``gather_negatives`` pools the sampled-softmax candidates of all
-    ranks (under ``torchrun``); ``virtual_ranks = W`` runs ``W`` ranks as threads of one
-    process, computing exactly what a ``W``-process run computes (the same batches,
-    candidate pools and averaged gradient), e.g. to continue a multi-GPU run on one machine.
-
-    Id tables (sparse gradients) are updated by SparseAdam at ``id_lr`` (default ``lr``);
-    every other weight by AdamW (:mod:`graphrep.train.optim`).
-
-    Budgets: ``epochs`` (when set) replaces ``steps`` by ``epochs`` passes over the
-    positives of ``epoch_task`` (default: the first task). ``validate_every`` (in epochs;
-    0 = never) scores the validation split carved from the training data
-    (``data.validation``; Planetoid's validation nodes) and keeps the best model, which is
-    the one written to ``model.pt``; training stops after ``patience`` validations
-    without improvement (0: never stops early).
+    Args:
+        steps: optimizer steps of the run (replaced by ``epochs`` when that is set).
+        lr: peak learning rate of AdamW (every weight but the id tables).
+        weight_decay: AdamW weight decay.
+        warmup_steps: steps of linear warmup before the cosine decay.
+        min_lr_ratio: the cosine decay's floor, as a fraction of ``lr``.
+        grad_clip: gradient-norm clip (0: off).
+        seed: seed of the model's initialisation and of every task's batches.
+        checkpoint_every: steps between checkpoints (the last step is always saved).
+        keep_checkpoints: most recent checkpoints kept in ``RUN/checkpoints``.
+        log_every: steps between rows of ``RUN/logs/metrics.csv``.
+        num_threads: torch threads (0: torch's default).
+        device: ``"cpu"`` or ``"cuda[:N]"``.
+        progress: show a progress bar.
+        gather_negatives: under ``torchrun``, pool the sampled-softmax candidates of all
+            ranks.
+        virtual_ranks: run ``W`` ranks as threads of one process, computing exactly what
+            a ``W``-process run computes (the same batches, candidate pools and averaged
+            gradient), e.g. to continue a multi-GPU run on one machine.
+        id_lr: learning rate of SparseAdam on the id tables' sparse gradients (default:
+            ``lr``; every other weight is trained by AdamW, :mod:`graphrep.train.optim`).
+        epochs: the budget as passes over the positives of ``epoch_task`` (replaces
+            ``steps``; default: use ``steps``).
+        epoch_task: the task whose positives ``epochs`` counts (default: the first task).
+        validate_every: epochs between scores of the validation split carved from the
+            training data (``data.validation``; Planetoid's validation nodes); the best
+            model is the one written to ``model.pt`` (0: never validate).
+        patience: validations without improvement before training stops early (0: never).
     """
 
     steps: int = 1000
@@ -334,7 +401,14 @@ class TrainConfig:
 
 @dataclass
 class EmbedConfig:
-    """Export of every node's embedding."""
+    """Export of every node's embedding.
+
+    Args:
+        batch_size: nodes embedded per forward pass.
+        dtype: stored vector type: ``"float32"``, ``"float16"`` or ``"int8"`` (per-row scales).
+        index: faiss index stored with the vectors: ``"none"``, ``"flat"``, ``"hnsw"`` or
+            ``"ivf"``.
+    """
 
     batch_size: int = 1024
     dtype: str = "float32"
@@ -383,9 +457,19 @@ class LinkHeadConfig:
 
 @dataclass
 class EvalConfig:
-    """Evaluation protocol. ``link_head`` also scores link-prediction datasets with OGB's
-    Hadamard-MLP head trained on the frozen embeddings (settings in ``head``), besides the
-    dot product."""
+    """Evaluation protocol.
+
+    Args:
+        ks: cut-offs of recall@k / hits@k / NDCG@k (the first is the headline).
+        num_negatives: random negatives of the sampled protocol (the positive among them).
+        max_queries: held-out queries scored per task at most (a seeded subsample).
+        user_window: user-to-item task: only actions this long after the training cut
+            (default: every later action).
+        seed: seed of the query subsample and the sampled negatives.
+        link_head: also score link-prediction datasets with OGB's Hadamard-MLP head trained
+            on the frozen embeddings, besides the dot product.
+        head: the settings of that head (:class:`LinkHeadConfig`).
+    """
 
     ks: list[int] = field(default_factory=lambda: [10, 50])
     num_negatives: int = 1000
@@ -408,7 +492,18 @@ class EvalConfig:
 
 @dataclass
 class RunConfig:
-    """Everything a run needs; saved as ``config.yaml`` in the run directory."""
+    """Everything a run needs; saved as ``config.yaml`` in the run directory.
+
+    Args:
+        data: where the graph comes from (:class:`DataConfig`).
+        model: the model (:class:`ModelConfig`).
+        sampling: importance neighbourhoods and background sampling (:class:`SamplingConfig`).
+        tasks: the training tasks (:class:`TaskConfig`).
+        train: optimisation, checkpoints and logs (:class:`TrainConfig`).
+        embed: the export (:class:`EmbedConfig`).
+        eval: the evaluation protocol (:class:`EvalConfig`).
+        name: the model's name in results tables and ``metrics.json``.
+    """
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -431,8 +526,10 @@ class RunConfig:
         return apply_overrides(RunConfig, self, overrides)
 
     def update(self, data: dict[str, Any]) -> RunConfig:
-        """A copy with a nested mapping merged in (validated)."""
-        return from_dict(RunConfig, merge(self.to_dict(), data))
+        """A copy with a nested mapping merged in (validated): sections merge field by field;
+        a field given in ``data`` replaces the old value, a mapping-valued field (such as
+        ``sampling.quotas``) as a whole."""
+        return from_dict(RunConfig, merge(self.to_dict(), data, RunConfig))
 
     def digest(self) -> str:
         """A short hash of the model-relevant config (recorded in exports). How a run is

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from graphrep.errors import GraphFormatError
 from graphrep.utils.atomic import atomic_file
 
 
@@ -25,12 +26,17 @@ def read_metrics(path: str | os.PathLike) -> list[dict[str, float]]:
     p = Path(path)
     if not p.is_file():
         return []
-    with p.open(newline="") as f:
-        rows = []
-        for row in csv.DictReader(f):
-            parsed = {k: float(v) if v not in ("", None) else math.nan for k, v in row.items()}
-            parsed["step"] = int(parsed["step"])
-            rows.append(parsed)
+    try:
+        with p.open(newline="", encoding="utf-8") as f:
+            rows = []
+            for row in csv.DictReader(f):
+                parsed = {k: float(v) if v not in ("", None) else math.nan for k, v in row.items()}
+                parsed["step"] = int(parsed["step"])
+                rows.append(parsed)
+    except (ValueError, TypeError, KeyError, csv.Error) as exc:  # UnicodeDecodeError too
+        raise GraphFormatError(
+            f"{str(p)!r} is not a graphrep metrics log ({exc!r}); move it away to start a new log"
+        ) from None
     return rows
 
 

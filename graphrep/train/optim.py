@@ -131,7 +131,9 @@ class RunOptimizer:
             parts = all_gather_many([rows, vals])
             all_rows = torch.cat([r for r, _ in parts])
             all_vals = torch.cat([v for _, v in parts]) / world
-            p.grad = torch.sparse_coo_tensor(all_rows[None], all_vals, p.shape).coalesce()
+            p.grad = torch.sparse_coo_tensor(
+                all_rows[None], all_vals, p.shape, check_invariants=True
+            ).coalesce()
 
     def step(self) -> None:
         """Clip the dense gradients, step both optimizers and the schedule."""
@@ -148,6 +150,7 @@ class RunOptimizer:
         return self.schedulers[0].get_last_lr()[0]
 
     def state_dict(self) -> dict[str, Any]:
+        """The dense and sparse optimizers' and the schedulers' state (for a checkpoint)."""
         return {
             "dense": self.dense.state_dict(),
             "sparse": None if self.sparse is None else self.sparse.state_dict(),

@@ -27,6 +27,9 @@ PINTEREST_QUOTAS_DEFAULT = {
     "query": {"pin": 10, "query": 5},
 }
 
+#: Run presets by name, each a nested mapping of overrides on :class:`RunConfig`'s defaults.
+#:
+#: :meta hide-value:
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {
         "data": {"preset": "tiny"},

@@ -24,10 +24,11 @@ from typing import Any
 import torch
 
 from graphrep.data.dataset import GraphDataset
-from graphrep.errors import GraphFormatError
-from graphrep.train.checkpoint import load_checkpoint
+from graphrep.errors import GraphFormatError, OutputExistsError
+from graphrep.train.checkpoint import check_digest, load_checkpoint, load_weights
 from graphrep.train.config import RunConfig, load_config
 from graphrep.utils.atomic import atomic_file
+from graphrep.utils.lock import LOCK_NAME
 
 
 class RunDir:
@@ -57,6 +58,25 @@ class RunDir:
             )
         return self
 
+    def check_writable(self) -> RunDir:
+        """Check that a run may be written here: a new or empty directory, or a run's.
+
+        Raises:
+            OutputExistsError: ``path`` is a file, or a non-empty directory without
+                ``config.yaml`` (graphrep never writes into or deletes what it did not write).
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputExistsError(f"run directory {str(self.path)!r} exists and is not a directory")
+        if self.path.is_dir() and not self.config_path.exists():
+            other = next((p for p in self.path.iterdir() if p.name != LOCK_NAME), None)
+            if other is not None:
+                raise OutputExistsError(
+                    f"{str(self.path)!r} is not empty (e.g. {other.name!r}) and holds no graphrep "
+                    "run (no config.yaml); graphrep never writes into or deletes files it did "
+                    "not write. Choose a new or empty --out directory"
+                )
+        return self
+
     def config(self) -> RunConfig:
         """The run's resolved config."""
         return load_config(self.require().config_path)
@@ -79,6 +99,22 @@ class RunDir:
             )
         return load_checkpoint(self.model_path)
 
+    def finished(self, model: torch.nn.Module, digest: str) -> dict[str, Any] | None:
+        """The stored summary if the run already finished, with its final weights loaded into
+        ``model``; ``None`` if it did not. ``model.pt`` is written once, when a run ends (its
+        budget spent or stopped early).
+
+        Raises:
+            ConfigError: ``model.pt`` was written with another config than ``digest``'s.
+        """
+        if not self.model_path.is_file():
+            return None
+        state = load_checkpoint(self.model_path)
+        check_digest(state, self.model_path, digest)
+        load_weights(model, state, self.model_path)
+        summary = self.read_json(self.summary_path) if self.summary_path.is_file() else {}
+        return {**summary, "steps": int(state["step"]), "already_finished": True}
+
     def load_model(self) -> torch.nn.Module:
         """The trained :class:`~graphrep.models.OmniSage` in eval mode, on CPU."""
         from graphrep.models import OmniSage
@@ -96,8 +132,8 @@ class RunDir:
     def read_json(self, path: Path) -> Any:
         """Read a JSON file of the run (clear error when missing or corrupt)."""
         try:
-            return json.loads(path.read_text())
+            return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise GraphFormatError(f"{str(path)!r} does not exist") from None
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise GraphFormatError(f"{str(path)!r} is not valid JSON: {exc}") from None

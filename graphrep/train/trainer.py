@@ -16,6 +16,7 @@ with warmup :math:`W`, total steps :math:`T` and floor ratio :math:`r`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import resource
 import time
@@ -29,7 +30,13 @@ from graphrep import __version__
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError, TrainingError
 from graphrep.train.build import Components, build
-from graphrep.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from graphrep.train.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    resume_state,
+    save_checkpoint,
+    save_state,
+)
 from graphrep.train.config import RunConfig, TrainConfig
 from graphrep.train.distributed import (
     DistEnv,
@@ -42,7 +49,6 @@ from graphrep.train.logger import MetricLogger
 from graphrep.train.optim import RunOptimizer
 from graphrep.train.prefetch import Prefetcher
 from graphrep.train.rundir import RunDir
-from graphrep.utils.atomic import atomic_file
 from graphrep.utils.collectives import (
     ProcessGroupGather,
     ThreadGroup,
@@ -53,6 +59,7 @@ from graphrep.utils.collectives import (
     pooled_negatives,
     run_ranks,
 )
+from graphrep.utils.lock import RunLock
 
 
 def peak_rss_mib() -> float:
@@ -110,8 +117,9 @@ class Trainer:
         return comps
 
     def _prepare_main(self) -> Components:
+        """Check the run directory, load the data and build; write nothing until all succeed
+        (a failed start leaves no ``config.yaml`` to block a corrected rerun)."""
         cfg, run = self.config, self.run
-        run.path.mkdir(parents=True, exist_ok=True)
         if run.config_path.exists():
             old = run.config()
             if old.digest() != cfg.digest():
@@ -119,7 +127,7 @@ class Trainer:
                     f"run directory {str(run.path)!r} holds a run with a different config; "
                     "use a new --out directory (or the same settings to resume)"
                 )
-        dataset = self._dataset
+        dataset, save_data = self._dataset, False
         if dataset is None:
             if run.data_path.exists():
                 dataset = run.dataset(cfg)
@@ -127,13 +135,23 @@ class Trainer:
                 from graphrep.train.build import load_dataset
 
                 dataset = load_dataset(cfg.data)
-                if cfg.data.dataset == "synthetic":
-                    dataset.save(run.data_path)
-        cfg.save(run.config_path)
-        return build(cfg, dataset)
+                save_data = cfg.data.dataset == "synthetic"
+        comps = build(cfg, dataset)
+        new_config = not run.config_path.exists()
+        if new_config:  # first, so that a kill while RUN/data is written leaves a run
+            cfg.save(run.config_path)
+        if save_data:
+            try:
+                dataset.save(run.data_path)
+            except BaseException:
+                if new_config:  # a failed start leaves nothing behind
+                    run.config_path.unlink(missing_ok=True)
+                raise
+        return comps
 
     def fit(self, resume: bool = True) -> dict[str, Any]:
-        """Train for the configured budget (continuing from the last checkpoint if ``resume``).
+        """Train for the configured budget (continuing from the newest intact checkpoint if
+        ``resume``; a finished run is left unchanged), holding the run directory's lock.
 
         The budget is ``train.steps``, or ``train.epochs`` passes over the epoch task's
         positives. With ``train.validate_every`` the model is scored on the validation
@@ -142,8 +160,20 @@ class Trainer:
         improvement.
 
         Returns:
-            The training summary (also written to ``RUN/train_summary.json``).
+            The training summary (also written to ``RUN/train_summary.json``); for a run
+            that had already finished, its stored summary with ``already_finished``.
+
+        Raises:
+            RunLockedError: another process is writing the run directory.
+            OutputExistsError: the directory is not empty and holds no graphrep run.
         """
+        env = init_distributed(self.config.train.device)
+        if env.is_main:
+            self.run.check_writable()
+        with RunLock(self.run.path) if env.is_main else contextlib.nullcontext():
+            return self._fit(resume)
+
+    def _fit(self, resume: bool) -> dict[str, Any]:
         cfg, tc, run = self.config, self.config.train, self.run
         if tc.num_threads:
             torch.set_num_threads(tc.num_threads)
@@ -157,6 +187,8 @@ class Trainer:
         comps = self.components = self._prepare(env)
         device = env.device if env.distributed else torch.device(tc.device)
         model, tasks = comps.model.to(device), comps.tasks
+        if resume and (finished := run.finished(model, cfg.digest())) is not None:
+            return finished
         per_epoch = tasks.steps_per_epoch(tc.epoch_task)
         total = tc.steps if tc.epochs is None else max(1, math.ceil(tc.epochs * per_epoch))
         opt = RunOptimizer(model, tc, total)
@@ -164,12 +196,11 @@ class Trainer:
         validator = self._validator(comps) if every else None
         early = EarlyStopping(tc.patience)
         start = base_sample = 0
-        ckpt = latest_checkpoint(run.checkpoints) if resume else None
-        if ckpt is not None:
-            state = load_checkpoint(ckpt)
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            torch.set_rng_state(state["torch_rng"])
+        found = resume_state(run.checkpoints, cfg.digest()) if resume else None
+        ckpt = None
+        if found is not None:
+            state, ckpt = found
+            load_weights(model, state, ckpt, opt)
             start = int(state["step"])
             base_sample = int(state.get("samples_consumed", start))
             if "early_stopping" in state:
@@ -284,8 +315,7 @@ class Trainer:
                 "model": model.state_dict(), "hparams": model.hparams, "step": done,
                 "config": cfg.to_dict(), "digest": cfg.digest(), "version": __version__,
             }  # fmt: skip
-            with atomic_file(run.model_path) as f:
-                torch.save({k: _cpu(v) for k, v in final.items()}, f)
+            save_state(run.model_path, {k: _cpu(v) for k, v in final.items()})
             run.write_json(run.summary_path, summary)
         barrier()  # every rank returns once model.pt exists
         return summary
@@ -311,8 +341,7 @@ class Trainer:
         if early.update(step, value) and get_rank() == 0:
             state = {"model": model.state_dict(), "step": step, "value": value,
                      "metric": validator.metric}  # fmt: skip
-            with atomic_file(self.run.best_path) as f:
-                torch.save(_cpu(state), f)
+            save_state(self.run.best_path, _cpu(state))
         return value
 
     def _checkpoint(

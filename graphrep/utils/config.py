@@ -3,16 +3,18 @@
 A config is a tree of ``@dataclass`` instances whose fields are annotated with
 ``int``, ``float``, ``bool``, ``str``, ``X | None``, ``list[X]``, ``dict[str, X]``
 or another config dataclass. :func:`from_dict` builds the tree from a mapping
-(e.g. ``yaml.safe_load`` output) and rejects unknown keys and wrongly typed
-values with a :class:`~graphrep.errors.ConfigError` that names the dotted field
-(``train.lr``); :func:`to_dict` is its inverse; :func:`apply_overrides` applies
-``a.b.c=value`` strings (values parsed as YAML scalars), as CLI flags do.
+(e.g. ``yaml.safe_load`` output) and rejects unknown keys, wrongly typed and
+non-finite (NaN, inf) values with a :class:`~graphrep.errors.ConfigError` that
+names the dotted field (``train.lr``); :func:`to_dict` is its inverse;
+:func:`apply_overrides` applies ``a.b.c=value`` strings (values parsed as YAML
+scalars), as CLI flags do.
 Dataclasses validate their own ranges in ``__post_init__``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -76,6 +78,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"config field {where!r} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"config field {where!r} must be a finite number, got {value!r}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
@@ -120,14 +124,38 @@ def to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def merge(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """Recursive dict merge: ``update``'s leaves replace ``base``'s (mappings merge)."""
+def merge(base: Mapping[str, Any], update: Mapping[str, Any], cls: type | None = None) -> dict[str, Any]:
+    """Recursive dict merge: ``update``'s leaves replace ``base``'s (mappings merge).
+
+    With the dataclass ``cls`` the merge follows its fields: sections (dataclass-typed fields)
+    merge recursively, every other field -- a ``dict``-valued one like ``sampling.quotas``
+    included -- is replaced as a whole, so a YAML file's mapping is the value it says
+    rather than a union with the preset's keys.
+    """
     out = dict(base)
+    sections = _sections(cls) if cls is not None else None
     for k, v in update.items():
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = merge(out[k], v)
-        else:
-            out[k] = v
+            if sections is None:
+                out[k] = merge(out[k], v)
+                continue
+            if k in sections:
+                out[k] = merge(out[k], v, sections[k])
+                continue
+        out[k] = v
+    return out
+
+
+def _sections(cls: type) -> dict[str, type]:
+    """Fields of the dataclass ``cls`` that are dataclasses themselves (optionally ``| None``)."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            tp = next((a for a in typing.get_args(tp) if dataclasses.is_dataclass(a)), tp)
+        if dataclasses.is_dataclass(tp):
+            out[f.name] = tp
     return out
 
 
@@ -161,9 +189,14 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     """Read a YAML mapping with ``yaml.safe_load`` (clear errors naming the file)."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(p)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {str(p)!r} is not UTF-8 text (undecodable byte at offset {exc.start}); "
+            "save it as UTF-8 YAML"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -1,9 +1,12 @@
+import json
+import os
+
 import numpy as np
 import pytest
 
 from graphrep import HeteroGraph
 from graphrep.data.dataset import GraphDataset
-from graphrep.errors import GraphFormatError
+from graphrep.errors import GraphFormatError, UnsafePathError
 from graphrep.graph.eventlog import EventLog
 
 
@@ -33,3 +36,18 @@ def test_missing_graph_dir_is_reported(tmp_path):
     shutil.rmtree(tmp_path / "d" / "graph")
     with pytest.raises(GraphFormatError, match="missing graph directory"):
         GraphDataset.load(tmp_path / "d")
+
+
+def test_truth_names_stay_inside_and_outside_entries_are_refused(tmp_path):
+    g = HeteroGraph.from_edges({"a": 2}, {})
+    (tmp_path / "in").mkdir()
+    GraphDataset(g, truth={"../../escaped": np.arange(2)}).save(tmp_path / "in" / "d")
+    assert sorted(os.listdir(tmp_path)) == ["in"] and os.listdir(tmp_path / "in") == ["d"]
+    assert GraphDataset.load(tmp_path / "in" / "d").truth["../../escaped"].tolist() == [0, 1]
+    np.save(tmp_path / "outside.npy", np.arange(2))
+    p = tmp_path / "in" / "d" / "manifest.json"
+    m = json.loads(p.read_text())
+    m["truth"]["../../escaped"]["file"] = str(tmp_path / "outside.npy")
+    p.write_text(json.dumps(m))
+    with pytest.raises(UnsafePathError, match="ground truth"):
+        GraphDataset.load(tmp_path / "in" / "d")

@@ -95,7 +95,7 @@ def test_keep_shards_and_rerun(tmp_path):
         _write_fake_rank(out, r, 2)
     merge_shards(out, 2, DIM, meta=META, keep_shards=True)
     assert shard_dir(out, 1).is_dir()
-    merge_shards(out, 2, DIM, meta=META)  # replaces the previous merge atomically
+    merge_shards(out, 2, DIM, meta=META, overwrite=True)  # replaces the previous merge atomically
     assert _files(out) == _files(_single(tmp_path / "ref", "float32"))
 
 

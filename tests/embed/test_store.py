@@ -14,6 +14,7 @@ from graphrep.errors import (
     GraphValidationError,
     SchemaError,
     ShapeError,
+    UnsafePathError,
 )
 
 
@@ -103,7 +104,7 @@ def test_crash_mid_write_leaves_nothing_or_the_old_store(tmp_path):
     assert os.listdir(tmp_path) == []
     old = _vecs(2, seed=5)
     _write(tmp_path / "e", [("pin", old, None)])
-    with pytest.raises(RuntimeError), EmbeddingWriter(tmp_path / "e", dim=6) as w:
+    with pytest.raises(RuntimeError), EmbeddingWriter(tmp_path / "e", dim=6, overwrite=True) as w:
         w.add("pin", _vecs(9))
         raise RuntimeError("killed")
     assert os.listdir(tmp_path) == ["e"]
@@ -138,7 +139,7 @@ def test_add_validates_inputs(tmp_path):
         with pytest.raises(GraphValidationError, match="unique"):
             w.add("pin", _vecs(2), [4, 4])
         with pytest.raises(ConfigError, match="entity type"):
-            w.add("../x", _vecs(2))
+            w.add("", _vecs(2))
         w.add("pin", _vecs(1), [1])
         with pytest.raises(ShapeError, match="str ids after int"):
             w.add("pin", _vecs(1), ["z"])
@@ -252,3 +253,41 @@ def test_views_numpy_torch_pandas_parquet(tmp_path):
 
     schema = pq.read_schema(tmp_path / "pin.parquet")
     assert str(schema.field("vector").type) == "fixed_size_list<element: float>[6]"
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "int8"])
+def test_load_refuses_nan_vectors_and_duplicate_ids(tmp_path, dtype):
+    _write(tmp_path / "e", [("pin", _vecs(4), [1, 2, 3, 4])], dtype=dtype)
+    name = "scales.npy" if dtype == "int8" else "vectors.npy"
+    path = tmp_path / "e" / "pin" / name
+    arr = np.load(path)
+    arr[2] = np.nan
+    np.save(path, arr)
+    with pytest.raises(GraphFormatError, match=r"of 'pin' row 2 is not finite"):
+        Embeddings.load(tmp_path / "e")
+    _write(tmp_path / "f", [("pin", _vecs(4), [1, 2, 3, 4])], dtype=dtype)
+    np.save(tmp_path / "f" / "pin" / "ids.npy", np.array([1, 2, 2, 4]))
+    with pytest.raises(GraphFormatError, match=r"ids of 'pin'.*unique; 2 appears twice"):
+        Embeddings.load(tmp_path / "f")
+
+
+def test_type_names_stay_inside_and_entries_outside_are_refused(tmp_path):
+    (tmp_path / "d").mkdir()
+    _write(tmp_path / "d" / "e", [("../../x", _vecs(2), None)])
+    assert os.listdir(tmp_path) == ["d"] and os.listdir(tmp_path / "d") == ["e"]
+    emb = Embeddings.load(tmp_path / "d" / "e")
+    assert emb.types == ["../../x"] and emb.count("../../x") == 2
+    np.save(tmp_path / "stolen.npy", _vecs(2))
+    p = tmp_path / "d" / "e" / "manifest.json"
+    m = json.loads(p.read_text())
+    for entry in (str(tmp_path / "stolen.npy"), "../../stolen.npy"):
+        m["types"]["../../x"]["vectors"]["file"] = entry
+        p.write_text(json.dumps(m))
+        with pytest.raises(UnsafePathError, match="outside"):
+            Embeddings.load(tmp_path / "d" / "e")
+    m = json.loads(p.read_text())
+    m["types"]["../../x"]["vectors"]["file"] = "%2E%2E%2F%2E%2E%2Fx/vectors.npy"
+    m["indexes"] = {"../../x": {"file": "/etc/hostname", "kind": "flat", "metric": "ip"}}
+    p.write_text(json.dumps(m))
+    with pytest.raises(UnsafePathError, match="faiss index"):
+        Embeddings.load(tmp_path / "d" / "e")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from graphrep.errors import GraphValidationError, SchemaError
+from graphrep.errors import GraphFormatError, GraphValidationError, SchemaError
 from graphrep.graph.eventlog import EventLog
 
 
@@ -60,3 +60,37 @@ def test_bad_inputs():
         len(EventLog.from_arrays(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), num_users=2))
         == 0
     )
+
+
+@pytest.mark.parametrize(
+    ("column", "index", "value", "match"),
+    [
+        ("item", 2, 10**6, r"column 'item': value 1000000 at event 2 .*item type's count"),
+        ("item", 0, -3, "column 'item': value -3 at event 0"),
+        ("user", 1, 3, "column 'user': value 3 at event 1"),
+        ("timestamp", 1, 0, "column 'timestamp': value 0 at event 1 .*non-decreasing"),
+        ("action", 4, 7, "column 'action': value 7 at event 4 .*below 2"),
+        ("user_offsets", 2, 9, "user_offsets"),
+    ],
+)
+def test_load_validates_ids_codes_and_order(tmp_path, column, index, value, match):
+    log().save(tmp_path / "ev")
+    path = tmp_path / "ev" / f"{column}.npy"
+    arr = np.load(path)
+    arr[index] = value
+    np.save(path, arr)
+    with pytest.raises(GraphFormatError, match=match) as info:
+        EventLog.load(tmp_path / "ev", num_items={"pin": 10})
+    assert str(tmp_path / "ev") in str(info.value)
+
+
+def test_load_checks_column_dtypes(tmp_path):
+    log().save(tmp_path / "ev")
+    import json
+
+    np.save(tmp_path / "ev" / "item.npy", np.load(tmp_path / "ev" / "item.npy").astype(np.float64))
+    m = json.loads((tmp_path / "ev" / "manifest.json").read_text())
+    m["arrays"]["item"]["dtype"] = "<f8"
+    (tmp_path / "ev" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(GraphFormatError, match="'item' has dtype float64"):
+        EventLog.load(tmp_path / "ev")

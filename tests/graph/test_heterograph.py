@@ -124,6 +124,8 @@ def test_bad_external_ids():
         HeteroGraph.from_edges({"pin": 2}, {}, node_ids={"pin": ["a", "a"]})
     with pytest.raises(GraphValidationError, match="expected 2 external ids"):
         HeteroGraph.from_edges({"pin": 2}, {}, node_ids={"pin": ["a"]})
+    with pytest.raises(GraphValidationError, match=r"node_ids\['pin'\].*id 'b' at position 1"):
+        HeteroGraph.from_edges({"pin": 3}, {}, node_ids={"pin": [1, "b", 3.5]})
 
 
 def test_duplicate_reverse_name_is_rejected():

@@ -19,3 +19,12 @@ def test_invalid_offsets_are_rejected():
         Ragged(np.array([0, 2, 5]), np.arange(4))
     with pytest.raises(GraphValidationError, match="non-decreasing"):
         Ragged(np.array([0, 3, 2, 4]), np.arange(4))
+
+
+def test_from_lists_refuses_what_it_would_coerce():
+    with pytest.raises(GraphValidationError, match=r"ragged row 1: expected a list of integers.*1\.5"):
+        Ragged.from_lists([[1], [1.5]])
+    for bad in ([["a"]], [[True]], [[1, 2**40]]):
+        with pytest.raises(GraphValidationError, match="ragged row 0"):
+            Ragged.from_lists(bad)
+    assert Ragged.from_lists([[2**40]], dtype=np.int64).to_lists() == [[2**40]]

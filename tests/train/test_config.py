@@ -92,3 +92,30 @@ def test_yaml_is_safe_loaded(tmp_path):
     evil.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(evil)
+
+
+@pytest.mark.parametrize("override", ["train.lr=.inf", "train.grad_clip=.nan",
+                                      "train.weight_decay=.nan", "tasks.temperature=-.inf"])  # fmt: skip
+def test_non_finite_numbers_are_refused_where_read(override):
+    field = override.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"{field}' must be a finite number"):
+        preset("tiny").override([override])
+
+
+def test_a_non_utf8_config_file_is_named(tmp_path):
+    p = tmp_path / "run.yaml"
+    p.write_bytes(b"train: {steps: 5}\n# caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"run\.yaml.*not UTF-8 text"):
+        load_config(p)
+
+
+def test_update_replaces_mapping_fields_and_set_merges_them():
+    base = preset("default")
+    assert set(base.sampling.quotas) == {"pin", "board", "user", "query"}
+    shop = base.update({"sampling": {"quotas": {"item": {"item": 8}}, "num_walks": 10}})
+    assert shop.sampling.quotas == {"item": {"item": 8}}  # not a union with the preset's keys
+    assert shop.sampling.num_walks == 10 and shop.sampling.restart_prob == base.sampling.restart_prob
+    assert shop.model == base.model  # other sections untouched
+    one = base.override(["sampling.quotas.pin.pin=3"])  # --set changes one entry
+    assert one.sampling.quotas["pin"] == {"pin": 3, "board": 5}
+    assert set(one.sampling.quotas) == set(base.sampling.quotas)

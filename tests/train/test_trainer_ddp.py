@@ -88,3 +88,53 @@ def test_two_processes_train_then_resume_in_one(tmp_path, free_port):
     final = load_checkpoint(latest_checkpoint(run / "checkpoints"))
     assert final["samples_consumed"] == 2 * EVERY + (STEPS - EVERY)
     assert [r["step"] for r in read_metrics(run / "logs" / "metrics.csv")] == list(range(1, 7))
+
+
+def rec_config(root, *extra: str):
+    """The gowalla preset (light encoder, exact sparse id tables) on a tiny LightGCN dataset."""
+    return preset("gowalla").override(
+        [f"data.root={root}", f"train.steps={STEPS}", f"train.checkpoint_every={EVERY}",
+         "train.log_every=1", "train.warmup_steps=1", "train.num_threads=1", "train.epochs=null",
+         "train.validate_every=0", "train.progress=false", "tasks.batch_size=32",
+         "tasks.num_random_negatives=32", *extra]
+    )  # fmt: skip
+
+
+def _sparse_worker(rank: int, world_size: int, port: int, run: str, root: str) -> None:
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+    trainer = Trainer(rec_config(root), run)
+    try:
+        trainer.fit()
+        assert trainer.components is not None
+        tables = trainer.components.model.id_tables
+        assert tables and all(t.sparse and t.mode == "exact" for t in tables.values())
+        np.save(os.path.join(run, f"tables_{rank}.npy"), _tables(trainer))
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _tables(trainer: Trainer) -> np.ndarray:
+    assert trainer.components is not None
+    tables = trainer.components.model.id_tables
+    return torch.cat([t.weight.detach().flatten() for t in tables.values()]).numpy()
+
+
+def test_sparse_id_tables_synchronised_across_processes(tmp_path, free_port):
+    from tests.planted import write_lightgcn
+
+    root = write_lightgcn(tmp_path / "tiny")
+    run = tmp_path / "run"
+    mp.spawn(_sparse_worker, args=(2, free_port, str(run), str(root)), nprocs=2, join=True)
+    # the sparse rows were averaged over the ranks (RunOptimizer.sync_sparse): equal replicas,
+    # equal to one process running both ranks, whose loss is the mean of theirs
+    np.testing.assert_array_equal(np.load(run / "tables_0.npy"), np.load(run / "tables_1.npy"))
+    virtual = Trainer(rec_config(root, "train.virtual_ranks=2"), tmp_path / "virtual")
+    virtual.fit()
+    np.testing.assert_allclose(np.load(run / "tables_0.npy"), _tables(virtual), atol=1e-5)
+    curve = [r["loss"] for r in read_metrics(run / "logs" / "metrics.csv")]
+    np.testing.assert_allclose(
+        [r["loss"] for r in read_metrics(tmp_path / "virtual" / "logs" / "metrics.csv")], curve,
+        rtol=1e-5,
+    )
