@@ -38,6 +38,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import graphrep  # noqa: F401  (first: the package sets the OpenMP wait policy before torch loads)
 import torch
 from torch import nn
 
