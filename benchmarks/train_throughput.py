@@ -26,6 +26,10 @@ The script reads only the public training API, so the same file measures another
 
 from __future__ import annotations
 
+# first: the package sets the OpenMP wait policy before torch loads (graphrep.utils.threads)
+import graphrep  # noqa: F401
+
+# isort: split
 import argparse
 import json
 import os
@@ -38,7 +42,6 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import graphrep  # noqa: F401  (first: the package sets the OpenMP wait policy before torch loads)
 import torch
 from torch import nn
 
