@@ -365,13 +365,13 @@ def flops(cfg: Any, dataset: Any, warmup: int, steps: int, depth: int) -> dict[s
 
 
 def _examples(batches: Any) -> int:
-    n = 0
-    for b in batches.values():
-        try:
-            n += len(b)
-        except TypeError:
-            continue
-    return n
+    """Examples of one step, counted as the trainer counts them (older checkouts kept the
+    counter inside the trainer)."""
+    try:
+        from graphrep.train.ranks import count_examples
+    except ImportError:
+        from graphrep.train.trainer import _examples as count_examples
+    return count_examples([batches])
 
 
 def main() -> None:

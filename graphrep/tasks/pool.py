@@ -32,6 +32,7 @@ from torch import Tensor
 from graphrep.errors import ConfigError, GraphValidationError
 from graphrep.graph.validate import check_node_ids
 from graphrep.models.nodes import NeighborSlots, NodeBatch, SeedNodes
+from graphrep.tasks.inputs import flatten_item_groups
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -129,24 +130,7 @@ class NodePool:
     ) -> ItemRows:
         """Request groups of ``(type code, id)`` items (codes index ``item_types``); the
         :class:`ItemRows` index one table over the item types that occur."""
-        codes, ids, shapes = [], [], {}
-        for name, (c, i) in groups.items():
-            c, i = np.asarray(c, dtype=np.int64), np.asarray(i, dtype=np.int64)
-            if c.shape != i.shape:
-                raise GraphValidationError(
-                    f"add_items: group {name!r} has type codes of shape {c.shape} but ids "
-                    f"of shape {i.shape}"
-                )
-            codes.append(c.reshape(-1))
-            ids.append(i.reshape(-1))
-            shapes[name] = i.shape
-        flat_c = np.concatenate(codes) if codes else _EMPTY
-        flat_i = np.concatenate(ids) if ids else _EMPTY
-        if flat_c.size and (flat_c.min() < 0 or flat_c.max() >= len(item_types)):
-            raise GraphValidationError(
-                f"add_items: type codes must be in [0, {len(item_types)}) "
-                f"(item types {list(item_types)}), got range [{flat_c.min()}, {flat_c.max()}]"
-            )
+        flat_c, flat_i, shapes = flatten_item_groups(item_types, groups, "add_items")
         used = [int(c) for c in np.unique(flat_c)]
         parts = []
         for code in used:
