@@ -2,7 +2,11 @@
 
 from typing import Any
 
-from graphrep.graph import CSR, HeteroGraph, Ragged
+from graphrep.utils.threads import passive_openmp
+
+passive_openmp()  # before anything loads torch (and with it OpenMP): see graphrep.utils.threads
+
+from graphrep.graph import CSR, HeteroGraph, Ragged  # noqa: E402
 
 #: The package version.
 __version__ = "0.1.0"

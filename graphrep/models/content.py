@@ -102,14 +102,24 @@ class ModalityTokens(nn.Module):
     def num_modalities(self) -> int:
         return self.schema.num_modalities
 
+    def inputs(self, fb: FeatureBatch, text: list[Tensor] | None = None) -> list[Tensor]:
+        """What the projections read, per modality ``[*S, d_m]``: the dense features, and the
+        text embedder's output for token features (the expensive, shareable part), unless
+        already computed and passed as ``text`` (one per token feature, in schema order)."""
+        dtype = self.modality_emb.dtype
+        xs = [fb.dense[name].to(dtype) for name in self.schema.dense]
+        if text is None:
+            text = [self.text_embedder(fb.tokens[n], fb.token_mask[n]) for n in self.schema.text]
+        return xs + list(text)
+
+    def project(self, inputs: list[Tensor]) -> Tensor:
+        """Tokens ``[*S, M, dim]`` from :meth:`inputs` output (of any rows)."""
+        lins = [*self.dense_proj, *self.text_proj]
+        return torch.stack([lin(x) for lin, x in zip(lins, inputs, strict=True)], -2) + self.modality_emb
+
     def forward(self, fb: FeatureBatch) -> Tensor:
         """Tokens ``[*S, M, dim]`` of a batch with leading shape ``S`` (checked by the caller)."""
-        toks = []
-        for name, lin in zip(self.schema.dense, self.dense_proj, strict=True):
-            toks.append(lin(fb.dense[name].to(lin.weight.dtype)))
-        for name, lin in zip(self.schema.text, self.text_proj, strict=True):
-            toks.append(lin(self.text_embedder(fb.tokens[name], fb.token_mask[name])))
-        return torch.stack(toks, dim=-2) + self.modality_emb
+        return self.project(self.inputs(fb))
 
 
 class ContentEncoder(nn.Module):

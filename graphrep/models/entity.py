@@ -33,6 +33,14 @@ order; masked neighbors are excluded from attention. The output is
 .. math::
     \mathbf{z}_v = \frac{\mathrm{MLP}(\mathbf{h}_{\mathrm{CLS}})}
     {\lVert \mathrm{MLP}(\mathbf{h}_{\mathrm{CLS}}) \rVert_2}.
+
+**How it is computed.** The input is a :class:`~graphrep.models.nodes.NodeBatch` (the
+padded ``forward`` input is converted to one): raw tokens are computed once per distinct
+node an encoder reads, the projection :math:`\mathbf{P}_\tau\overline{\mathbf{t}}(j)` once
+per distinct neighbour, and only valid tokens form the (flat) token set; the transformer
+is read out at the CLS position only (:func:`~graphrep.models.readout.cls_outputs`), which
+is the output of :class:`torch.nn.TransformerEncoder` over the padded, masked sequence up
+to float order, at a fraction of its cost.
 """
 
 from __future__ import annotations
@@ -43,12 +51,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphrep.errors import ShapeError
+from graphrep.errors import SchemaError, ShapeError
 from graphrep.models.content import make_transformer, reset_transformer
 from graphrep.models.features import FeatureBatch, FeatureSchema
 from graphrep.models.hash_text import HashTextEmbedder
 from graphrep.models.id_embedding import IdEmbedding
-from graphrep.models.tokens import Neighbors, check_neighbors, raw_token_modules, relative_weights
+from graphrep.models.nodes import NodeBatch
+from graphrep.models.readout import TokenSet, cls_outputs
+from graphrep.models.tokens import (
+    FeatureInputs,
+    Neighbors,
+    check_neighbors,
+    raw_token_modules,
+    slot_relative_weights,
+)
 
 
 class EntityEncoder(nn.Module):
@@ -145,21 +161,52 @@ class EntityEncoder(nn.Module):
                 f"{owner}: batch ids must have shape (B,), got {tuple(batch.ids.shape)}"
             )
         batch.check(self.schema[self.node_type], None, f"{owner} input")
-        bsz = batch.ids.shape[0]
-        nbrs = check_neighbors(owner, bsz, self.neighbor_types, self.schema, neighbors)
-        own = self.raw_tokens(self.node_type, batch)
-        seq = [self.cls.expand(bsz, 1, self.dim), own]
-        pad = [torch.zeros(bsz, 1 + own.shape[1], dtype=torch.bool, device=own.device)]
-        for nt, fb, w, m in nbrs:
-            i = self.neighbor_types.index(nt)
-            raw = self.raw_tokens(nt, fb).mean(-2)  # [B, k, dim]
-            rel = relative_weights(w.to(raw.dtype), m)
+        nbrs = check_neighbors(owner, batch.ids.shape[0], self.neighbor_types, self.schema, neighbors)
+        nodes = NodeBatch.from_padded(self.node_type, batch, {t: (f, w, m) for t, f, w, m in nbrs})
+        return self.encode(nodes)
+
+    def encode(self, nodes: NodeBatch, inputs: FeatureInputs | None = None) -> Tensor:
+        """Embeddings ``[B, dim]`` of the seeds of this encoder's type in ``nodes``."""
+        ts = self.tokens(nodes, FeatureInputs(nodes.features) if inputs is None else inputs)
+        return self.output(cls_outputs([ts], [self.transformer], [self.cls])[0])
+
+    def tokens(self, nodes: NodeBatch, inputs: FeatureInputs, use_neighbors: bool = True) -> TokenSet:
+        """The valid tokens ``[CLS, own tokens, neighbour tokens]`` of every seed, flat."""
+        s = nodes.seeds[self.node_type]
+        unknown = sorted(set(s.neighbors) - set(self.neighbor_types)) if use_neighbors else []
+        if unknown:
+            raise SchemaError(
+                f"EntityEncoder({self.node_type!r}): neighbor types {unknown} are not ones this "
+                f"encoder was built for; known neighbor types: {self.neighbor_types}"
+            )
+        bsz, dev = len(s), s.rows.device
+        own = inputs.tokens(self.raw[self._raw_index[self.node_type]], s.reads[self.node_type])
+        raw = {self.node_type: own}
+        own = own.index_select(0, s.own)  # [B, T, D]
+        t = own.shape[1]
+        seeds = torch.arange(bsz, device=dev)
+        xs = [self.cls.expand(bsz, self.dim), own.reshape(-1, self.dim)]
+        rows = [seeds, seeds.repeat_interleave(t)]
+        cols = [torch.zeros_like(seeds), torch.arange(1, t + 1, device=dev).repeat(bsz)]
+        width = 1 + t
+        for i, nt in enumerate(self.neighbor_types):
+            sl = s.neighbors.get(nt) if use_neighbors else None
+            if sl is None or len(sl) == 0:
+                continue
+            if nt not in raw:
+                raw[nt] = inputs.tokens(self.raw[self._raw_index[nt]], s.reads[nt])
+            base = self.neighbor_proj[i](raw[nt].mean(-2))  # [R, D], once per distinct neighbour
+            rel = slot_relative_weights(sl.weight.to(base.dtype), sl.seed, bsz)
             gate = torch.sigmoid(self.gate[i](torch.log1p(rel).unsqueeze(-1)))
-            tok = gate * self.neighbor_proj[i](raw) + self.type_emb[i]
-            seq.append(torch.where(m.unsqueeze(-1), tok, tok.new_zeros(())))
-            pad.append(~m)
-        h = self.transformer(torch.cat(seq, 1), src_key_padding_mask=torch.cat(pad, 1))
-        return F.normalize(self.head(h[:, 0]), dim=-1)
+            xs.append(gate * base.index_select(0, sl.node) + self.type_emb[i])
+            rows.append(sl.seed)
+            cols.append(width + sl.column)
+            width += sl.width
+        return TokenSet(torch.cat(xs), torch.cat(rows), torch.cat(cols), bsz, width)
+
+    def output(self, h: Tensor) -> Tensor:
+        """``normalize(MLP(h))``: the embedding from the transformer's CLS output."""
+        return F.normalize(self.head(h), dim=-1)
 
     def extra_repr(self) -> str:
         return f"node_type={self.node_type!r}, neighbor_types={self.neighbor_types}, dim={self.dim}"

@@ -152,17 +152,44 @@ class FeatureBatch:
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> FeatureBatch:
         """Copy every tensor to ``device``."""
+        return self._map(lambda t: t.to(device, non_blocking=non_blocking))
 
-        def mv(t: Tensor) -> Tensor:
-            return t.to(device, non_blocking=non_blocking)
+    def take(self, index: Tensor) -> FeatureBatch:
+        """Rows ``index`` (any shape ``S'``) of a batch with leading shape ``[N]``."""
+        return self._map(lambda t: t[index])
+
+    def flatten(self) -> FeatureBatch:
+        """The same nodes with leading shape ``[prod(S)]``."""
+        n = self.ids.numel()
+        return self._map(lambda t: t.reshape(n, *t.shape[self.ids.dim():]))
+
+    @staticmethod
+    def cat(batches: list[FeatureBatch]) -> FeatureBatch:
+        """Batches of one type with leading shape ``[N_i]`` one after the other."""
+        first = batches[0]
+        if len(batches) == 1:
+            return first
+
+        def cat(get: Any) -> Tensor:
+            return torch.cat([get(b) for b in batches])
 
         return FeatureBatch(
+            first.node_type,
+            cat(lambda b: b.ids),
+            {k: cat(lambda b, k=k: b.dense[k]) for k in first.dense},
+            {k: cat(lambda b, k=k: b.tokens[k]) for k in first.tokens},
+            {k: cat(lambda b, k=k: b.token_mask[k]) for k in first.token_mask},
+            None if first.log_degree is None else cat(lambda b: b.log_degree),
+        )
+
+    def _map(self, fn: Any) -> FeatureBatch:
+        return FeatureBatch(
             self.node_type,
-            mv(self.ids),
-            {k: mv(v) for k, v in self.dense.items()},
-            {k: mv(v) for k, v in self.tokens.items()},
-            {k: mv(v) for k, v in self.token_mask.items()},
-            None if self.log_degree is None else mv(self.log_degree),
+            fn(self.ids),
+            {k: fn(v) for k, v in self.dense.items()},
+            {k: fn(v) for k, v in self.tokens.items()},
+            {k: fn(v) for k, v in self.token_mask.items()},
+            None if self.log_degree is None else fn(self.log_degree),
         )
 
     def pin_memory(self) -> FeatureBatch:

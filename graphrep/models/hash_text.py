@@ -222,6 +222,17 @@ class HashTextEmbedder(nn.Module):
             )
         return self.pool(*self.grams(tokens.long(), mask))
 
+    def embed_many(self, rows: Sequence[tuple[Tensor, Tensor]]) -> list[Tensor]:
+        """:meth:`forward` of several ``(tokens [N_i, L_i], mask)`` pairs in one pooling call
+        (one hashing pass and one table gradient for all), split back: ``[N_i, dim]`` each."""
+        if len(rows) == 1:
+            return [self(*rows[0])]
+        width = max(int(t.shape[-1]) for t, _ in rows)
+        toks = [F.pad(t.long(), (0, width - t.shape[-1])) for t, _ in rows]
+        masks = [F.pad(m, (0, width - m.shape[-1])) for _, m in rows]
+        out = self(torch.cat(toks), torch.cat(masks))
+        return list(out.split([int(t.shape[0]) for t, _ in rows]))
+
     def embed_strings(self, texts: Sequence[str]) -> Tensor:
         """Embed raw strings: words (+ bigrams) + character trigrams. Returns ``[len(texts), dim]``.
 

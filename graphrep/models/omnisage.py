@@ -50,11 +50,15 @@ from torch import Tensor, nn
 
 from graphrep.errors import ConfigError, SchemaError, ShapeError
 from graphrep.models.encoders import IdTableSpec, build_encoders, build_id_tables
+from graphrep.models.entity import EntityEncoder
 from graphrep.models.features import FeatureBatch, FeatureSchema, NodeSchema
 from graphrep.models.hash_text import HashTextEmbedder
+from graphrep.models.nodes import NodeBatch
 from graphrep.models.pinsage import PinSage
+from graphrep.models.readout import TokenSet, cls_outputs, readout_key
 from graphrep.models.sampled_softmax import SampledSoftmax
 from graphrep.models.sequence import SequenceEncoder
+from graphrep.models.tokens import FeatureInputs
 
 
 def _featureless(schema: FeatureSchema) -> FeatureSchema:
@@ -252,6 +256,37 @@ class OmniSage(nn.Module):
         if expand and inputs.inverse is not None:
             z = z[inputs.inverse]
         return z
+
+    def encode(self, nodes: NodeBatch) -> dict[str, Tensor]:
+        """Embeddings ``[B_t, D]`` of the seeds of every type of a
+        :class:`~graphrep.models.nodes.NodeBatch`, in one pass: each distinct node's text is
+        embedded once, and the transformers of every entity encoder with the same shapes are
+        read out together (:func:`~graphrep.models.readout.cls_outputs`)."""
+        nodes.check("OmniSage.encode")
+        for t, fb in nodes.features.items():
+            fb.check(self.encoder_schema[t], None, f"OmniSage.encode features of {t!r}")
+        inputs = FeatureInputs(nodes.features)
+        readers = {raw.schema.node_type: raw.modalities for t in nodes.seeds
+                   if isinstance(self.encoder(t), EntityEncoder)
+                   for raw in self.encoder(t).raw if raw.modalities is not None}  # fmt: skip
+        inputs.prepare(readers)
+        groups: dict[Any, list[tuple[EntityEncoder, TokenSet]]] = {}
+        out: dict[str, Tensor] = {}
+        for t in nodes.seeds:
+            enc = self.encoder(t)
+            if isinstance(enc, EntityEncoder):
+                ts = enc.tokens(nodes, inputs, self.use_neighbors)
+                groups.setdefault(readout_key(enc.transformer), []).append((enc, ts))
+            else:
+                batch, nbrs = nodes.padded(t)
+                out[t] = enc(batch, nbrs if self.use_neighbors else None)
+        for members in groups.values():
+            encs = [e for e, _ in members]
+            hs = cls_outputs([ts for _, ts in members], [e.transformer for e in encs],
+                             [e.cls for e in encs])  # fmt: skip
+            for enc, h in zip(encs, hs, strict=True):
+                out[enc.node_type] = enc.output(h)
+        return {t: out[t] for t in nodes.seeds}
 
     def item_table(self, items: Any) -> Tensor:
         """Embeddings ``[R, D]`` of the rows of an :class:`~graphrep.tasks.ItemInputs` table."""

@@ -73,12 +73,62 @@ class RawFeatureTokens(nn.Module):
                 m.reset_parameters()
 
     def forward(self, fb: FeatureBatch) -> Tensor:
-        toks = [] if self.modalities is None else [self.modalities(fb)]
+        inputs = None if self.modalities is None else self.modalities.inputs(fb)
+        return self.from_inputs(inputs, fb.ids, fb.log_degree)
+
+    def from_inputs(
+        self, inputs: list[Tensor] | None, ids: Tensor, log_degree: Tensor | None
+    ) -> Tensor:
+        """Tokens ``[*S, T, dim]`` from the modality inputs (:meth:`ModalityTokens.inputs`),
+        ids ``S`` and log-degrees ``S + [1]`` of some nodes."""
+        toks = [] if self.modalities is None else [self.modalities.project(inputs or [])]
         if self.id_emb is not None:
-            toks.append(self.id_emb(fb.ids).unsqueeze(-2))
+            toks.append(self.id_emb(ids).unsqueeze(-2))
         if self.degree is not None:
-            toks.append(self.degree(fb.log_degree.to(self.degree.weight.dtype)).unsqueeze(-2))
-        return torch.cat(toks, dim=-2)
+            toks.append(self.degree(log_degree.to(self.degree.weight.dtype)).unsqueeze(-2))
+        return torch.cat(toks, dim=-2) if len(toks) > 1 else toks[0]
+
+
+class FeatureInputs:
+    """The modality inputs (:meth:`ModalityTokens.inputs`) of every row of a
+    :class:`~graphrep.models.nodes.NodeBatch`'s ``features``, computed once per node type and
+    text embedder however many encoders read the type, and gathered by row.
+
+    Args:
+        features: node type -> :class:`FeatureBatch` ``[F_t]``.
+    """
+
+    def __init__(self, features: Mapping[str, FeatureBatch]) -> None:
+        self.features = features
+        self._cache: dict[tuple[str, int], list[Tensor]] = {}
+
+    def prepare(self, modalities: Mapping[str, ModalityTokens]) -> None:
+        """Compute the inputs of several node types (each read by ``modalities[type]``) at
+        once: the text of all types sharing a text embedder goes through it in one call."""
+        by_embedder: dict[int, list[str]] = {}
+        for t, mod in modalities.items():
+            if t in self.features and (t, id(mod.text_embedder)) not in self._cache:
+                by_embedder.setdefault(id(mod.text_embedder), []).append(t)
+        for types in by_embedder.values():
+            mods = [modalities[t] for t in types]
+            pairs = [(self.features[t].tokens[n], self.features[t].token_mask[n])
+                     for t, m in zip(types, mods, strict=True) for n in m.schema.text]  # fmt: skip
+            text = iter(mods[0].text_embedder.embed_many(pairs) if pairs else [])
+            for t, m in zip(types, mods, strict=True):
+                own = [next(text) for _ in m.schema.text]
+                self._cache[(t, id(m.text_embedder))] = m.inputs(self.features[t], own)
+
+    def tokens(self, raw: RawFeatureTokens, rows: Tensor) -> Tensor:
+        """``raw``'s tokens ``[R, T, dim]`` of rows ``rows`` of its type's features."""
+        fb = self.features[raw.schema.node_type]
+        inputs = None
+        if raw.modalities is not None:
+            key = (raw.schema.node_type, id(raw.modalities.text_embedder))
+            if key not in self._cache:
+                self._cache[key] = raw.modalities.inputs(fb)
+            inputs = [x.index_select(0, rows) for x in self._cache[key]]
+        deg = None if fb.log_degree is None else fb.log_degree[rows]
+        return raw.from_inputs(inputs, fb.ids[rows], deg)
 
 
 def check_neighbors(
@@ -149,6 +199,16 @@ def relative_weights(w: Tensor, mask: Tensor) -> Tensor:
     total = w.sum(-1, keepdim=True)
     count = mask.sum(-1, keepdim=True).to(w.dtype)
     return w * count / total.clamp_min(torch.finfo(w.dtype).tiny)
+
+
+def slot_relative_weights(weight: Tensor, seed: Tensor, num_rows: int) -> Tensor:
+    r""":func:`relative_weights` of flat valid slots: :math:`w_j n_b / \sum_{i \in b} w_i`
+    over the slots ``j`` of each seed ``b = seed[j]`` (``num_rows`` seeds)."""
+    if bool((weight < 0).any()):
+        raise GraphValidationError("importance weights must be >= 0 for unmasked neighbors")
+    total = weight.new_zeros(num_rows).index_add_(0, seed, weight)
+    count = weight.new_zeros(num_rows).index_add_(0, seed, torch.ones_like(weight))
+    return weight * count[seed] / total[seed].clamp_min(torch.finfo(weight.dtype).tiny)
 
 
 def raw_token_modules(

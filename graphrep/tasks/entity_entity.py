@@ -28,6 +28,7 @@ only on ``(seed, step)``; :meth:`EntityEntityTask.loss` runs the model.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -38,11 +39,13 @@ from torch import Tensor
 
 from graphrep.errors import ConfigError
 from graphrep.graph.validate import EdgeType, fmt_edge_type
+from graphrep.models.nodes import NodeBatch
 from graphrep.samplers.args import check_int, check_seed
 from graphrep.samplers.covisit import CoVisitPairSampler, derive_seed
 from graphrep.samplers.negatives import PopularityNegativeSampler, UniformNegativeSampler
 from graphrep.samplers.pairs import EdgePairSampler, PairBatch
-from graphrep.tasks.inputs import EntityInputs, InputBuilder
+from graphrep.tasks.inputs import InputBuilder
+from graphrep.tasks.pool import Encoded, NodePool, NodeRows, encoded_for, private_pool
 from graphrep.utils.collectives import current_group
 
 _NEG_SALT = 0x4E47
@@ -82,6 +85,7 @@ class RandomNegatives:
         alpha: popularity exponent.
         add: popularity smoothing (so zero-count nodes can be drawn).
         seed: random seed.
+        node_type: the candidates' type (names the distribution in :attr:`share_key`).
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class RandomNegatives:
         alpha: float = 0.75,
         add: float = 1.0,
         seed: int = 0,
+        node_type: str = "",
     ) -> None:
         if kind not in ("uniform", "popularity"):
             raise ConfigError(f"random negatives must be 'uniform' or 'popularity', got {kind!r}")
@@ -106,6 +111,12 @@ class RandomNegatives:
                     f"popularity negatives need counts for all {num_nodes} nodes"
                 )
             self._sampler = PopularityNegativeSampler(counts, alpha=alpha, add=add, seed=seed)
+        digest = ""
+        if counts is not None:
+            raw = np.ascontiguousarray(counts, dtype=np.float64).tobytes()
+            digest = f"{hashlib.blake2b(raw, digest_size=8).hexdigest()}:{alpha}:{add}"
+        #: equal keys: the same distribution (tasks may share one draw, ``tasks.share_negatives``)
+        self.share_key = (node_type, self.num_nodes, kind, digest)
 
     def sample(self, num: int, step: int) -> tuple[np.ndarray, np.ndarray]:
         """``(ids int64 [num], log q float32 [num])`` (per-draw log probability)."""
@@ -119,34 +130,44 @@ class RandomNegatives:
 
 @dataclass
 class PairTaskBatch:
-    """A batch of positive pairs with their random negatives and encoder inputs.
+    """A batch of positive pairs with their random negatives.
 
-    ``inputs[t]`` covers, in order, the ids of type ``t`` among ``[src, dst, neg]``
-    (one concatenated, deduplicated pass when ``src_type == dst_type``).
+    ``src``, ``dst`` and ``neg`` are the rows of the queries, positives and random negatives
+    in the step's encoded nodes; ``nodes`` holds those nodes when the batch was sampled on
+    its own (``None``: they are in the step's shared :class:`~graphrep.tasks.pool.NodePool`).
     """
 
     src_type: str
     dst_type: str
-    inputs: dict[str, EntityInputs]
-    src_ids: Tensor
-    dst_ids: Tensor
-    neg_ids: Tensor
+    src: NodeRows
+    dst: NodeRows
+    neg: NodeRows
     log_q_pos: Tensor
     log_q_neg: Tensor
+    nodes: NodeBatch | None = None
+
+    @property
+    def src_ids(self) -> Tensor:
+        return self.src.ids
+
+    @property
+    def dst_ids(self) -> Tensor:
+        return self.dst.ids
+
+    @property
+    def neg_ids(self) -> Tensor:
+        return self.neg.ids
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PairTaskBatch:
         return PairTaskBatch(
-            self.src_type,
-            self.dst_type,
-            {t: x.to(device, non_blocking) for t, x in self.inputs.items()},
-            *(
-                t.to(device)
-                for t in (self.src_ids, self.dst_ids, self.neg_ids, self.log_q_pos, self.log_q_neg)
-            ),
-        )
+            self.src_type, self.dst_type,
+            *(r.to(device, non_blocking) for r in (self.src, self.dst, self.neg)),
+            self.log_q_pos.to(device), self.log_q_neg.to(device),
+            None if self.nodes is None else self.nodes.to(device, non_blocking),
+        )  # fmt: skip
 
     def __len__(self) -> int:
-        return int(self.src_ids.shape[0])
+        return int(self.src.ids.shape[0])
 
 
 class EntityEntityTask:
@@ -220,7 +241,8 @@ class EntityEntityTask:
         kind = self.default_random if random_negatives is None else random_negatives
         counts = graph.degree(self.dst_type) if kind == "popularity" else None
         self.random = RandomNegatives(
-            graph.num_nodes[self.dst_type], kind, counts, alpha=popularity_alpha, seed=self.seed
+            graph.num_nodes[self.dst_type], kind, counts, alpha=popularity_alpha, seed=self.seed,
+            node_type=self.dst_type,
         )
         self._log_p_cache: tuple[int, np.ndarray] | None = None
 
@@ -270,50 +292,46 @@ class EntityEntityTask:
             return self.pairs.sample(self.batch_size, step=step, epoch=epoch), epoch
         return self.pairs.sample(self.batch_size, step=step), 0
 
-    def sample(self, step: int) -> PairTaskBatch:
-        """The batch of ``step`` (pure function of ``(seed, step)``)."""
+    shares_inputs = True
+
+    def sample(self, step: int, pool: NodePool | None = None) -> PairTaskBatch:
+        """The batch of ``step`` (pure function of ``(seed, step)``); its nodes go to ``pool``
+        (the step's shared one) or, by default, to a pool of its own."""
         step = check_int(step, "step", minimum=0)
+        pool, own = private_pool(self, step, pool)
         pairs, epoch = self._draw_pairs(step)
         src, dst = pairs.src.astype(np.int64), pairs.dst.astype(np.int64)
         if self.negatives == "mixed":
-            neg, log_q_neg = self.random.sample(self.num_random, step)
+            neg, log_q_neg = pool.negatives(self.random, self.num_random)
         else:
             neg, log_q_neg = np.zeros(0, np.int64), np.zeros(0, np.float32)
         log_q_pos = self._log_p_dst(epoch)[dst]
-        if self.src_type == self.dst_type:
-            inputs = {self.src_type: self.builder.build(self.src_type, np.concatenate([src, dst, neg]), step)}
-        else:
-            inputs = {
-                self.src_type: self.builder.build(self.src_type, src, step),
-                self.dst_type: self.builder.build(self.dst_type, np.concatenate([dst, neg]), step),
-            }
+        rows = [pool.add(t, ids) for t, ids in
+                ((self.src_type, src), (self.dst_type, dst), (self.dst_type, neg))]  # fmt: skip
         return PairTaskBatch(
-            self.src_type,
-            self.dst_type,
-            inputs,
-            torch.from_numpy(src),
-            torch.from_numpy(dst),
-            torch.from_numpy(np.asarray(neg, dtype=np.int64)),
+            self.src_type, self.dst_type, *rows,
             torch.from_numpy(np.asarray(log_q_pos, dtype=np.float32)),
             torch.from_numpy(np.asarray(log_q_neg, dtype=np.float32)),
-        )
+            pool.build() if own else None,
+        )  # fmt: skip
 
     # ---------------------------------------------------------------- loss
-    def loss(self, model: Any, batch: PairTaskBatch) -> tuple[Tensor, dict[str, float]]:
-        """Sampled-softmax loss of the batch and metrics (``loss``, ``accuracy``, ``temperature``)."""
-        b, k = len(batch), int(batch.neg_ids.shape[0])
+    def loss(
+        self, model: Any, batch: PairTaskBatch, encoded: Encoded | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
+        """Sampled-softmax loss of the batch and metrics (``loss``, ``accuracy``, ``temperature``);
+        ``encoded``: the step's shared encoding when the batch was sampled into a shared pool."""
+        b = len(batch)
         softmax = model.get_loss(self.name)
         if b == 0:  # e.g. no co-visited pair in the batch: nothing to learn from
             return self._empty_loss(model, softmax)
-        z = {t: model.embed(t, x) for t, x in batch.inputs.items()}
+        enc = encoded_for(model, batch.nodes, encoded)
         same = batch.src_type == batch.dst_type
-        query = z[batch.src_type][:b]
-        off = b if same else 0
-        positive = z[batch.dst_type][off : off + b]
+        query, positive = enc.take(batch.src), enc.take(batch.dst)
         exclude = batch.src_ids[:, None] if same else None
         kwargs: dict[str, Any] = {"positive_ids": batch.dst_ids, "exclude_ids": exclude}
         if softmax.negatives != "in_batch":
-            kwargs["random_negatives"] = z[batch.dst_type][off + b : off + b + k]
+            kwargs["random_negatives"] = enc.take(batch.neg)
             kwargs["random_negative_ids"] = batch.neg_ids
         if softmax.logq:
             kwargs["log_q_positive"] = batch.log_q_pos

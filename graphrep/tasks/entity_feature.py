@@ -30,22 +30,27 @@ import torch
 from torch import Tensor
 
 from graphrep.errors import ConfigError
+from graphrep.models.nodes import NodeBatch
 from graphrep.samplers.args import check_int, check_seed
 from graphrep.samplers.covisit import derive_seed
 from graphrep.tasks.entity_entity import in_batch_accuracy
-from graphrep.tasks.inputs import EntityInputs, InputBuilder
+from graphrep.tasks.inputs import InputBuilder
+from graphrep.tasks.pool import Encoded, NodePool, NodeRows, encoded_for, private_pool
 
 _SALT = 0xFEA7
 
 
 @dataclass
 class FeatureTaskBatch:
-    """Per node type, the encoder inputs of a batch of distinct nodes."""
+    """Per node type, the rows of a batch of distinct nodes in the step's encoded nodes
+    (``nodes``: those nodes, when the batch was sampled on its own)."""
 
-    inputs: dict[str, EntityInputs]
+    rows: dict[str, NodeRows]
+    nodes: NodeBatch | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> FeatureTaskBatch:
-        return FeatureTaskBatch({t: x.to(device, non_blocking) for t, x in self.inputs.items()})
+        nodes = None if self.nodes is None else self.nodes.to(device, non_blocking)
+        return FeatureTaskBatch({t: r.to(device, non_blocking) for t, r in self.rows.items()}, nodes)
 
 
 class EntityFeatureTask:
@@ -114,26 +119,30 @@ class EntityFeatureTask:
         every type)."""
         return max(int(self.builder.graph.num_nodes[t]) for t in self.node_types)
 
-    def sample(self, step: int) -> FeatureTaskBatch:
-        """``batch_size`` distinct uniform nodes per type (pure function of ``(seed, step)``)."""
+    shares_inputs = True
+
+    def sample(self, step: int, pool: NodePool | None = None) -> FeatureTaskBatch:
+        """``batch_size`` distinct uniform nodes per type (pure function of ``(seed, step)``),
+        added to ``pool`` (the step's shared one) or to a pool of its own."""
         step = check_int(step, "step", minimum=0)
-        inputs = {}
+        pool, own = private_pool(self, step, pool)
+        rows = {}
         for i, nt in enumerate(self.node_types):
             n = self.builder.graph.num_nodes[nt]
             rng = np.random.default_rng([self.seed, step, i])
-            ids = rng.choice(n, size=min(self.batch_size, n), replace=False).astype(np.int64)
-            inputs[nt] = self.builder.build(nt, ids, step)
-        return FeatureTaskBatch(inputs)
+            rows[nt] = pool.add(nt, rng.choice(n, size=min(self.batch_size, n), replace=False))
+        return FeatureTaskBatch(rows, pool.build() if own else None)
 
-    def loss(self, model: Any, batch: FeatureTaskBatch) -> tuple[Tensor, dict[str, float]]:
+    def loss(
+        self, model: Any, batch: FeatureTaskBatch, encoded: Encoded | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
         """Mean over types of the in-batch softmax (metrics per type and overall)."""
+        enc = encoded_for(model, batch.nodes, encoded)
         losses, metrics = [], {}
-        for nt, x in batch.inputs.items():
-            z = model.embed(nt, x)
-            y = model.feature_targets(nt, x.batch)
-            if x.inverse is not None:
-                y = y[x.inverse]
-            ids = x.ids
+        for nt, rows in batch.rows.items():
+            z = enc.take(rows)
+            y = model.feature_targets(nt, enc.features(rows))
+            ids = rows.ids
             softmax = model.get_loss(self.loss_name(nt))
             loss = softmax(z, y, positive_ids=ids)
             losses.append(loss)

@@ -293,25 +293,7 @@ class InputBuilder:
         Returns:
             :class:`ItemInputs` whose ``index[name]`` has the shape of the group's ids.
         """
-        names = list(groups)
-        codes, ids, shapes = [], [], []
-        for name in names:
-            c, i = (np.asarray(a, dtype=np.int64) for a in groups[name])
-            if c.shape != i.shape:
-                raise GraphValidationError(
-                    f"build_items: group {name!r} has type codes of shape {c.shape} but ids "
-                    f"of shape {i.shape}"
-                )
-            codes.append(c.reshape(-1))
-            ids.append(i.reshape(-1))
-            shapes.append(i.shape)
-        flat_c = np.concatenate(codes) if codes else np.zeros(0, np.int64)
-        flat_i = np.concatenate(ids) if ids else np.zeros(0, np.int64)
-        if flat_c.size and (flat_c.min() < 0 or flat_c.max() >= len(item_types)):
-            raise GraphValidationError(
-                f"build_items: type codes must be in [0, {len(item_types)}) "
-                f"(item types {list(item_types)}), got range [{flat_c.min()}, {flat_c.max()}]"
-            )
+        flat_c, flat_i, shapes = flatten_item_groups(item_types, groups, "build_items")
         rows = np.zeros(len(flat_i), dtype=np.int64)
         inputs: dict[str, EntityInputs] = {}
         offset = 0
@@ -324,9 +306,42 @@ class InputBuilder:
             offset += len(uniq)
         index, node_ids = {}, {}
         start = 0
-        for name, shape in zip(names, shapes, strict=True):
+        for name, shape in shapes.items():
             n = int(np.prod(shape, dtype=np.int64))
             index[name] = torch.from_numpy(rows[start : start + n].reshape(shape))
             node_ids[name] = torch.from_numpy(flat_i[start : start + n].reshape(shape))
             start += n
         return ItemInputs(inputs, index, node_ids)
+
+
+def flatten_item_groups(
+    item_types: Sequence[str],
+    groups: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    caller: str,
+) -> tuple[np.ndarray, np.ndarray, dict[str, tuple[int, ...]]]:
+    """Flat type codes and ids of named groups of ``(type codes, ids)`` arrays of equal
+    shape, and each group's shape; codes are checked to index ``item_types``.
+
+    Raises:
+        GraphValidationError: a group whose codes and ids differ in shape, or a code
+            outside ``[0, len(item_types))`` (named after ``caller``).
+    """
+    codes, ids, shapes = [], [], {}
+    for name, (c, i) in groups.items():
+        c, i = np.asarray(c, dtype=np.int64), np.asarray(i, dtype=np.int64)
+        if c.shape != i.shape:
+            raise GraphValidationError(
+                f"{caller}: group {name!r} has type codes of shape {c.shape} but ids "
+                f"of shape {i.shape}"
+            )
+        codes.append(c.reshape(-1))
+        ids.append(i.reshape(-1))
+        shapes[name] = i.shape
+    flat_c = np.concatenate(codes) if codes else np.zeros(0, np.int64)
+    flat_i = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+    if flat_c.size and (flat_c.min() < 0 or flat_c.max() >= len(item_types)):
+        raise GraphValidationError(
+            f"{caller}: type codes must be in [0, {len(item_types)}) "
+            f"(item types {list(item_types)}), got range [{flat_c.min()}, {flat_c.max()}]"
+        )
+    return flat_c, flat_i, shapes

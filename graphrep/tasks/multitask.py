@@ -14,18 +14,49 @@ tasks at once:
 (:meth:`MultiTask.sample`, CPU only, safe in a background thread) and sums their
 weighted losses on the model (:meth:`MultiTask.loss`); tasks with weight 0 are
 neither sampled nor run (an ablation switch).
+
+**One encoding per step.** Tasks with ``shares_inputs`` add their nodes to one
+:class:`~graphrep.tasks.pool.NodePool` per step (``share_inputs=True``): each distinct node
+is sampled, featurised and encoded once, and every task reads the same embeddings
+(:class:`StepBatch`). The losses and gradients are those of separate encodings. A task
+whose inputs are augmented keeps ``shares_inputs = False`` and encodes its own.
+``share_negatives`` lets tasks with the same random-negative distribution share one draw.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from graphrep.errors import ConfigError
+from graphrep.models.nodes import NodeBatch
+from graphrep.tasks.pool import Encoded, NodePool
+
+
+@dataclass
+class StepBatch(Mapping):
+    """The batches of one step, by task name, and the nodes they share (or ``None``)."""
+
+    batches: dict[str, Any]
+    nodes: NodeBatch | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        return self.batches[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> StepBatch:
+        return StepBatch({k: b.to(device) for k, b in self.batches.items()},
+                         None if self.nodes is None else self.nodes.to(device, non_blocking))  # fmt: skip
 
 
 def _weight(name: str, value: Any) -> float:
@@ -42,6 +73,9 @@ class MultiTask:
 
     Args:
         tasks: name -> ``(task, weight)`` or name -> task (weight 1).
+        share_inputs: tasks with ``shares_inputs`` (and one builder) encode their nodes
+            together, once per step.
+        share_negatives: tasks with equal random-negative samplers share one draw per step.
 
     Example:
         >>> mt = MultiTask({"pairs": (pair_task, 1.0), "feat": (feature_task, 0.5)})
@@ -49,7 +83,9 @@ class MultiTask:
         >>> loss, metrics = mt.loss(model, mt.sample(step=0))
     """
 
-    def __init__(self, tasks: Mapping[str, Any]) -> None:
+    def __init__(
+        self, tasks: Mapping[str, Any], share_inputs: bool = True, share_negatives: bool = False
+    ) -> None:
         if not isinstance(tasks, Mapping) or not tasks:
             raise ConfigError("MultiTask: tasks must be a non-empty {name: (task, weight)} mapping")
         self.tasks: dict[str, Any] = {}
@@ -76,6 +112,10 @@ class MultiTask:
                 loss_names[ln] = name
         if not any(self.weights.values()):
             raise ConfigError("MultiTask: at least one task needs a positive weight")
+        self.share_inputs, self.share_negatives = bool(share_inputs), bool(share_negatives)
+
+    def _sharing(self, name: str) -> bool:
+        return bool(getattr(self.tasks[name], "shares_inputs", False))
 
     def set_weights(self, weights: Mapping[str, float]) -> None:
         """Change some weights (unknown task names raise :class:`ConfigError`)."""
@@ -110,13 +150,26 @@ class MultiTask:
         for task in self.tasks.values():
             task.attach(model)
 
-    def sample(self, step: int) -> dict[str, Any]:
-        """``{name: batch}`` of every active task for ``step`` (no model access)."""
-        return {name: self.tasks[name].sample(step) for name in self.active}
+    def sample(self, step: int) -> StepBatch:
+        """The batch of every active task for ``step`` (no model access), the nodes of the
+        sharing tasks pooled into one :class:`NodeBatch`."""
+        sharing = [n for n in self.active if self._sharing(n)] if self.share_inputs else []
+        builders = {id(self.tasks[n].builder) for n in sharing}
+        pool = None
+        if len(builders) == 1 and (len(sharing) > 1 or self.share_negatives):
+            pool = NodePool(self.tasks[sharing[0]].builder, step, self.share_negatives)
+        batches = {}
+        for name in self.active:
+            task = self.tasks[name]
+            shared = pool is not None and name in sharing
+            batches[name] = task.sample(step, pool) if shared else task.sample(step)
+        return StepBatch(batches, None if pool is None else pool.build())
 
     @staticmethod
-    def to(batches: Mapping[str, Any], device: torch.device | str) -> dict[str, Any]:
+    def to(batches: Mapping[str, Any], device: torch.device | str) -> Mapping[str, Any]:
         """Move every batch to ``device``."""
+        if isinstance(batches, StepBatch):
+            return batches.to(device)
         return {name: b.to(device) for name, b in batches.items()}
 
     def loss(self, model: Any, batches: Mapping[str, Any]) -> tuple[Tensor, dict[str, float]]:
@@ -133,8 +186,15 @@ class MultiTask:
             raise ConfigError(f"MultiTask.loss: no batch for active tasks {missing}")
         total: Tensor | None = None
         metrics: dict[str, float] = {}
+        nodes = getattr(batches, "nodes", None)
+        shared = None if nodes is None else Encoded.of(model, nodes)
         for name in self.active:
-            loss, m = self.tasks[name].loss(model, batches[name])
+            batch = batches[name]
+            task = self.tasks[name]
+            if shared is not None and getattr(batch, "nodes", 0) is None and self._sharing(name):
+                loss, m = task.loss(model, batch, shared)
+            else:
+                loss, m = task.loss(model, batch)
             term = self.weights[name] * loss
             total = term if total is None else total + term
             metrics.update({f"{name}/{k}": v for k, v in m.items()})

@@ -44,12 +44,14 @@ from torch import Tensor
 
 from graphrep.errors import ConfigError
 from graphrep.graph.eventlog import EventLog
+from graphrep.models.nodes import NodeBatch
 from graphrep.samplers.args import check_float, check_int, check_seed
 from graphrep.samplers.covisit import derive_seed
 from graphrep.samplers.pairs import vocab_codes
 from graphrep.samplers.sequences import SequenceBatch, SequenceSampler
 from graphrep.tasks.entity_entity import RandomNegatives, in_batch_accuracy, log_frequency
-from graphrep.tasks.inputs import InputBuilder, ItemInputs
+from graphrep.tasks.inputs import InputBuilder
+from graphrep.tasks.pool import Encoded, ItemRows, NodePool, encoded_for, private_pool
 
 _SALT = 0x05E9
 
@@ -65,11 +67,12 @@ class UserTaskBatch:
 
     seq: SequenceBatch
     next_mask: Tensor
-    items: ItemInputs
+    items: ItemRows
     log_q_next: Tensor
     log_q_targets: Tensor
     log_q_neg: Tensor
     query_time: Tensor
+    nodes: NodeBatch | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> UserTaskBatch:
         return UserTaskBatch(
@@ -78,6 +81,7 @@ class UserTaskBatch:
             self.items.to(device, non_blocking),
             *(t.to(device) for t in (self.log_q_next, self.log_q_targets, self.log_q_neg)),
             self.query_time.to(device),
+            None if self.nodes is None else self.nodes.to(device, non_blocking),
         )
 
     def __len__(self) -> int:
@@ -190,7 +194,7 @@ class UserEntityTask:
         self.negative_code = int(vocab_codes(events.item_types, [negative_type], "item type")[0])
         self.random = RandomNegatives(
             builder.graph.num_nodes[negative_type], random_negatives,
-            self._counts[self.negative_code], seed=self.seed,
+            self._counts[self.negative_code], seed=self.seed, node_type=negative_type,
         )  # fmt: skip
 
     @property
@@ -219,9 +223,13 @@ class UserEntityTask:
         """Users in one epoch (those with enough history before the cut)."""
         return len(self.users)
 
-    def sample(self, step: int) -> UserTaskBatch:
-        """The batch of ``step`` (pure function of ``(seed, step)``)."""
+    shares_inputs = True
+
+    def sample(self, step: int, pool: NodePool | None = None) -> UserTaskBatch:
+        """The batch of ``step`` (pure function of ``(seed, step)``); its items go to ``pool``
+        (the step's shared one) or to a pool of its own."""
         step = check_int(step, "step", minimum=0)
+        pool, own = private_pool(self, step, pool)
         rng = np.random.default_rng(derive_seed(self.seed, _SALT, step))
         users = rng.choice(self.users, size=min(self.batch_size, len(self.users)), replace=False)
         seq = self.sampler.sample(users.astype(np.int64), step=step)
@@ -230,7 +238,7 @@ class UserEntityTask:
         positive = torch.from_numpy(np.isin(next_action.numpy(), self.positive_codes))
         next_mask = seq.next_mask & positive
         if self.negatives == "mixed":
-            neg, log_q_neg = self.random.sample(self.num_random, step)
+            neg, log_q_neg = pool.negatives(self.random, self.num_random)
         else:
             neg, log_q_neg = np.zeros(0, np.int64), np.zeros(0, np.float32)
         groups = {
@@ -239,7 +247,7 @@ class UserEntityTask:
             "targets": (seq.target_type.numpy(), seq.targets.numpy()),
             "negatives": (np.full(len(neg), self.negative_code, np.int64), neg),
         }
-        items = self.builder.build_items(self.events.item_types, groups, step)
+        items = pool.add_items(self.events.item_types, groups)
         return UserTaskBatch(
             seq,
             next_mask,
@@ -248,6 +256,7 @@ class UserEntityTask:
             self._log_q(seq.target_type, seq.targets, seq.target_mask),
             torch.from_numpy(np.asarray(log_q_neg, dtype=np.float32)),
             torch.full((len(users),), self.cut_time, dtype=torch.long),
+            pool.build() if own else None,
         )
 
     def _softmax_loss(
@@ -267,10 +276,12 @@ class UserEntityTask:
         loss = softmax(query, table[keys], **kwargs)
         return loss, in_batch_accuracy(query.detach(), table[keys].detach(), keys, None)
 
-    def loss(self, model: Any, batch: UserTaskBatch) -> tuple[Tensor, dict[str, float]]:
+    def loss(
+        self, model: Any, batch: UserTaskBatch, encoded: Encoded | None = None
+    ) -> tuple[Tensor, dict[str, float]]:
         """``next_weight * L_next + future_weight * L_future`` and metrics."""
         seq, index = batch.seq, batch.items.index
-        table = model.item_table(batch.items)
+        table = batch.items.table(encoded_for(model, batch.nodes, encoded).embeddings)
         history = table[index["history"]]
         if not self.history_grad:
             history = history.detach()

@@ -137,7 +137,8 @@ def build_tasks(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) ->
         for i, spec in enumerate(cfg.tasks.specs)
         if spec.weight > 0
     }
-    return MultiTask(tasks)
+    return MultiTask(tasks, share_inputs=cfg.tasks.share_inputs,
+                     share_negatives=cfg.tasks.share_negatives)  # fmt: skip
 
 
 def build_model(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) -> OmniSage:

@@ -188,6 +188,8 @@ class SamplingConfig:
             starts again at the seed), in ``[0, 1)``.
         prefetch: bounded queue length of batches sampled ahead of the model.
         workers: sampling threads (the batches are the same for any number).
+        kernel_threads: threads of the compiled (numba) sampling kernels inside each
+            worker (0: every core); one keeps a worker on one core, off the model's.
     """
 
     metapaths: dict[str, list[list[str]]] | None = None
@@ -197,6 +199,7 @@ class SamplingConfig:
     restart_prob: float = 0.5
     prefetch: int = 4
     workers: int = 1
+    kernel_threads: int = 1
 
     def __post_init__(self) -> None:
         _positive(self.num_walks, "sampling.num_walks")
@@ -205,6 +208,7 @@ class SamplingConfig:
             raise ConfigError(f"sampling.restart_prob must be in [0, 1), got {self.restart_prob}")
         _positive(self.prefetch, "sampling.prefetch")
         _positive(self.workers, "sampling.workers")
+        _positive(self.kernel_threads, "sampling.kernel_threads", 0)
 
 
 @dataclass
@@ -277,6 +281,11 @@ class TaskConfig:
         future_weight: weight of the dense all-action loss in the user-entity task.
         history_grad: the user-entity loss trains the entity encoders through the
             history items' embeddings too.
+        share_inputs: encode the nodes of every task once per step, deduplicated across
+            tasks and rows (the same losses and gradients, less work:
+            :class:`graphrep.tasks.MultiTask`).
+        share_negatives: tasks whose random negatives follow one distribution share one
+            draw per step (fewer nodes to encode; changes the sampled data).
         specs: the tasks of the multi-task objective (:class:`TaskSpec`; default: the
             Pinterest schema's five).
     """
@@ -290,6 +299,8 @@ class TaskConfig:
     next_weight: float = 1.0
     future_weight: float = 1.0
     history_grad: bool = True
+    share_inputs: bool = True
+    share_negatives: bool = False
     specs: list[TaskSpec] = field(default_factory=_pinterest_tasks)
 
     def __post_init__(self) -> None:
@@ -525,8 +536,8 @@ class RunConfig:
         executed (threads, device, virtual ranks, memory mapping, caches) is left out, so a
         run can resume with other settings of those."""
         keep = {k: v for k, v in self.to_dict().items() if k not in ("eval", "embed")}
-        keep["train"] = {k: v for k, v in keep["train"].items() if k not in _EXECUTION["train"]}
-        keep["data"] = {k: v for k, v in keep["data"].items() if k not in _EXECUTION["data"]}
+        for section, fields in _EXECUTION.items():
+            keep[section] = {k: v for k, v in keep[section].items() if k not in fields}
         blob = json.dumps(keep, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -538,6 +549,8 @@ class RunConfig:
 _EXECUTION = {
     "train": ("progress", "num_threads", "device", "virtual_ranks"),
     "data": ("mmap", "cache_dir"),
+    "sampling": ("prefetch", "workers", "kernel_threads"),
+    "tasks": ("share_inputs",),
 }
 
 

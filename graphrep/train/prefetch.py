@@ -33,18 +33,28 @@ class Prefetcher:
         stop: one past the last step.
         depth: batches buffered ahead of the consumer (in total).
         workers: sampling threads.
+        kernel_threads: threads of the compiled (numba) sampling kernels inside each
+            worker (``None``: numba's default, every core). One keeps a worker on one core,
+            so the kernels neither wait for cores the model's threads hold nor spin on them.
 
     ``wait_seconds`` is how long the consumer blocked for that batch: the time
     the model sat idle waiting on sampling.
     """
 
     def __init__(
-        self, sample: Callable[[int], Any], start: int, stop: int, depth: int = 4, workers: int = 1
+        self,
+        sample: Callable[[int], Any],
+        start: int,
+        stop: int,
+        depth: int = 4,
+        workers: int = 1,
+        kernel_threads: int | None = None,
     ) -> None:
         if workers < 1 or depth < 1:
             raise ConfigError(f"Prefetcher: depth and workers must be >= 1, got {depth}, {workers}")
         self.sample, self.start, self.stop = sample, int(start), int(stop)
         self.workers = int(workers)
+        self.kernel_threads = kernel_threads
         per = max(1, -(-depth // workers))
         self._queues: list[queue.Queue] = [queue.Queue(per) for _ in range(workers)]
         self._halt = threading.Event()
@@ -66,6 +76,10 @@ class Prefetcher:
 
     def _work(self, w: int) -> None:
         q = self._queues[w]
+        if self.kernel_threads is not None:
+            import numba
+
+            numba.set_num_threads(min(int(self.kernel_threads), numba.config.NUMBA_NUM_THREADS))
         for step in range(self.start + w, self.stop, self.workers):
             if self._halt.is_set():
                 return

@@ -48,16 +48,13 @@ from graphrep.train.early_stopping import EarlyStopping, Validator
 from graphrep.train.logger import MetricLogger
 from graphrep.train.optim import RunOptimizer
 from graphrep.train.prefetch import Prefetcher
+from graphrep.train.ranks import LossStep, RankLosses, count_examples
 from graphrep.train.rundir import RunDir
 from graphrep.utils.collectives import (
-    ProcessGroupGather,
-    ThreadGroup,
     all_reduce_mean,
     barrier,
     broadcast_object,
     get_rank,
-    pooled_negatives,
-    run_ranks,
 )
 from graphrep.utils.lock import RunLock
 
@@ -65,17 +62,6 @@ from graphrep.utils.lock import RunLock
 def peak_rss_mib() -> float:
     """Peak resident memory of this process (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _examples(rank_batches: list[dict[str, Any]]) -> int:
-    n = 0
-    for batches in rank_batches:
-        for b in batches.values():
-            try:
-                n += len(b)
-            except TypeError:
-                continue
-    return n
 
 
 class Trainer:
@@ -212,7 +198,7 @@ class Trainer:
         main = env.is_main
         logger = MetricLogger(run.logs, resume_step=start if ckpt is not None else None) if main else None
         model.train()
-        runner: nn.Module = _LossStep(model, tasks)
+        runner: nn.Module = LossStep(model, tasks)
         if env.distributed:  # dense gradients averaged by torch's DDP, id tables by opt.sync_sparse
             sparse = {id(p) for p in opt.sparse_params}
             DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
@@ -224,12 +210,13 @@ class Trainer:
             return [tasks.sample(rank_sample_step(step, r, world, start, base_sample))
                     for r in range(first, first + ranks)]  # fmt: skip
 
-        losses = _RankLosses(runner, ranks, tc.gather_negatives, env.distributed)
+        losses = RankLosses(runner, ranks, tc.gather_negatives, env.distributed)
 
         totals = {"wait": 0.0, "step": 0.0, "examples": 0, "steps": 0}
         window = {"wait": 0.0, "step": 0.0, "examples": 0}
         bar = _progress(tc, start, total, per_epoch) if main else None
-        stream = Prefetcher(sample, start, total, cfg.sampling.prefetch, cfg.sampling.workers)
+        stream = Prefetcher(sample, start, total, cfg.sampling.prefetch, cfg.sampling.workers,
+                            cfg.sampling.kernel_threads or None)  # fmt: skip
         metrics: dict[str, float] = {}
         done = start
         try:
@@ -248,7 +235,7 @@ class Trainer:
                 opt.sync_sparse()
                 opt.step()
                 now = time.perf_counter()
-                n = _examples(batches)
+                n = count_examples(batches)
                 for acc in (totals, window):
                     acc["wait"] += wait
                     acc["step"] += now - t_prev
@@ -355,41 +342,6 @@ class Trainer:
             "early_stopping": early.state_dict(),
         }  # fmt: skip
         save_checkpoint(self.run.checkpoints, _cpu(state), keep=self.config.train.keep_checkpoints)
-
-
-class _LossStep(nn.Module):
-    """The multi-task loss as a module ``forward``, so DDP can wrap it (DDP syncs gradients
-    of what runs inside ``forward``; the model's own methods are called from here)."""
-
-    def __init__(self, model: nn.Module, tasks: Any) -> None:
-        super().__init__()
-        self.model, self.tasks = model, tasks
-
-    def forward(self, batches: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.tasks.loss(self.model, batches)
-
-
-class _RankLosses:
-    """The loss of this process's ranks: one (the process is the rank; under torchrun its
-    candidates are pooled with the other processes') or ``W`` virtual ranks run as threads
-    whose candidates are pooled and whose losses are averaged, as DDP averages gradients."""
-
-    def __init__(self, runner: nn.Module, ranks: int, gather: bool, distributed: bool) -> None:
-        self.runner, self.ranks = runner, ranks
-        self.group = ThreadGroup(ranks) if ranks > 1 and gather else None
-        self.pool = ProcessGroupGather() if gather and distributed else None
-
-    def __call__(self, batches: list[dict[str, Any]]) -> tuple[torch.Tensor, dict[str, float]]:
-        if self.ranks == 1:
-            with pooled_negatives(self.pool):
-                return self.runner(batches[0])
-        if self.group is None:  # virtual ranks without pooled candidates
-            results = [self.runner(b) for b in batches]
-        else:
-            results = run_ranks(self.group, lambda _, b: self.runner(b), batches)
-        loss = torch.stack([r[0] for r in results]).mean()
-        keys = results[0][1].keys()
-        return loss, {k: sum(r[1][k] for r in results) / len(results) for k in keys}
 
 
 def _cpu(value: Any) -> Any:

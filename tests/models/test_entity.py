@@ -102,6 +102,38 @@ def test_shapes_unit_norm_and_batch_independence(env):
     assert not torch.allclose(out[0], out[1])
 
 
+def padded_reference(enc, batch, nbrs):
+    """The encoder as the plain padded computation: [CLS, own, gated neighbour tokens] through
+    nn.TransformerEncoder with a key padding mask, CLS output -> MLP -> L2."""
+    own = enc.raw_tokens(enc.node_type, batch)
+    bsz = own.shape[0]
+    seq, pad = [enc.cls.expand(bsz, 1, DIM), own], [torch.zeros(bsz, 1 + own.shape[1], dtype=torch.bool)]
+    for i, nt in enumerate(enc.neighbor_types):
+        fb, w, m = nbrs[nt]
+        raw = enc.raw_tokens(nt, fb).mean(-2)
+        gate = torch.sigmoid(enc.gate[i](torch.log1p(relative_weights(w, m)).unsqueeze(-1)))
+        seq.append(gate * enc.neighbor_proj[i](raw) + enc.type_emb[i])
+        pad.append(~m)
+    h = enc.transformer(torch.cat(seq, 1), src_key_padding_mask=torch.cat(pad, 1))
+    return torch.nn.functional.normalize(enc.head(h[:, 0]), dim=-1)
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_equals_the_padded_transformer(env, layers):
+    fz, schema = env
+    enc = encoder(schema, num_layers=layers)
+    batch, nbrs = fz("pin", torch.tensor([0, 7])), neighbors(fz, IDS, W, M)
+    out, ref = enc(batch, nbrs), padded_reference(enc, batch, nbrs)
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-5)
+    w = torch.randn(2, DIM)
+    params = list(enc.parameters())
+    got = torch.autograd.grad((out * w).sum(), params, allow_unused=True)
+    want = torch.autograd.grad((ref * w).sum(), params, allow_unused=True)
+    for a, b in zip(got, want, strict=True):
+        if b is not None:
+            torch.testing.assert_close(a.to_dense(), b.to_dense(), atol=1e-5, rtol=1e-4)
+
+
 def test_gradients_reach_every_parameter(env):
     fz, schema = env
     enc = encoder(schema)

@@ -159,3 +159,21 @@ def test_hash_text_errors():
         e(torch.tensor([[1, 2]]), torch.tensor([[True]]))
     with pytest.raises(ConfigError, match="num_hashes"):
         HashTextEmbedder(num_hashes=9)
+
+
+def test_embed_many_equals_separate_calls_values_and_gradients():
+    e = emb()
+    a = (torch.tensor([[3, 1, 4], [5, 9, 0]]), torch.tensor([[True, True, True], [True, True, False]]))
+    b = (torch.tensor([[2, 7, 1, 8, 2]]), torch.tensor([[True, True, True, True, False]]))
+    grads = []
+    for together in (False, True):
+        e.zero_grad()
+        outs = e.embed_many([a, b]) if together else [e(*a), e(*b)]
+        (outs[0].square().sum() + 2 * outs[1].sum()).backward()
+        grads.append((outs, e.weight.grad.to_dense().clone()))
+    (sep, g_sep), (many, g_many) = grads
+    assert [o.shape for o in many] == [(2, 16), (1, 16)]
+    for x, y in zip(many, sep, strict=True):
+        torch.testing.assert_close(x, y)
+    torch.testing.assert_close(g_many, g_sep)
+    assert e.embed_many([a])[0].shape == (2, 16)

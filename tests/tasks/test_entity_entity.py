@@ -65,12 +65,21 @@ def batches_equal(a, b) -> bool:
         )
     ):
         return False
-    for t, x in a.inputs.items():
-        y = b.inputs[t]
-        if not torch.equal(x.ids, y.ids):
+    return nodes_equal(a.nodes, b.nodes)
+
+
+def nodes_equal(a, b) -> bool:
+    """Same seeds, neighbour ids and weights in two NodeBatches."""
+    if list(a.seeds) != list(b.seeds):
+        return False
+    for t, s in a.seeds.items():
+        o = b.seeds[t]
+        if not torch.equal(a.seed_ids(t), b.seed_ids(t)) or list(s.neighbors) != list(o.neighbors):
             return False
-        for nt, (fb, w, _) in x.neighbors.items():
-            if not (torch.equal(fb.ids, y.neighbors[nt][0].ids) and torch.equal(w, y.neighbors[nt][1])):
+        for nt, sl in s.neighbors.items():
+            ids = a.features[nt].ids[s.reads[nt][sl.node]]
+            other = b.features[nt].ids[o.reads[nt][o.neighbors[nt].node]]
+            if not (torch.equal(ids, other) and torch.equal(sl.weight, o.neighbors[nt].weight)):
                 return False
     return True
 
@@ -88,9 +97,11 @@ def test_pin_pin_batch_shapes_and_edges(env):
     ):  # fmt: skip
         assert tuple(t.shape) == shape and t.dtype == dtype
     # one deduplicated input pass over [src, dst, negatives]
-    assert list(batch.inputs) == ["pin"]
+    assert list(batch.nodes.seeds) == ["pin"]
     want = torch.cat([batch.src_ids, batch.dst_ids, batch.neg_ids])
-    assert torch.equal(batch.inputs["pin"].ids, want)
+    assert torch.equal(batch.nodes.seed_ids("pin"), torch.unique(want))
+    for rows in (batch.src, batch.dst, batch.neg):
+        assert torch.equal(batch.nodes.seed_ids("pin")[rows.index], rows.ids)
     csr = g.csr("co_engaged")
     for s, d in zip(batch.src_ids.tolist(), batch.dst_ids.tolist(), strict=True):
         assert d in csr.neighbors(s).tolist()
@@ -101,9 +112,9 @@ def test_board_pin_batch_has_two_inputs(env):
     _, b = env
     task = EntityEntityTask(b, "contains", batch_size=8, negatives="in_batch", seed=1)
     batch = task.sample(4)
-    assert set(batch.inputs) == {"board", "pin"}
-    assert torch.equal(batch.inputs["board"].ids, batch.src_ids)
-    assert torch.equal(batch.inputs["pin"].ids, batch.dst_ids)
+    assert set(batch.nodes.seeds) == {"board", "pin"}
+    assert torch.equal(batch.nodes.seed_ids("board")[batch.src.index], batch.src_ids)
+    assert torch.equal(batch.nodes.seed_ids("pin")[batch.dst.index], batch.dst_ids)
     assert batch.neg_ids.numel() == 0
 
 

@@ -41,25 +41,28 @@ def make_model(builder, task, **kw) -> OmniSage:
 def test_batch_distinct_nodes_per_type(builder):
     task = EntityFeatureTask(builder, ["pin", "query"], batch_size=64, seed=1)
     batch = task.sample(0)
-    assert list(batch.inputs) == ["pin", "query"]
-    pins, queries = batch.inputs["pin"].ids, batch.inputs["query"].ids
+    assert list(batch.rows) == ["pin", "query"]
+    pins, queries = batch.rows["pin"].ids, batch.rows["query"].ids
     assert pins.shape == (64,) and pins.dtype == torch.long
     assert len(set(pins.tolist())) == 64 and int(pins.max()) < 500
     # only 40 queries: the batch holds each exactly once
     assert sorted(queries.tolist()) == list(range(40))
-    assert batch.inputs["pin"].inverse is None
+    # distinct nodes: one encoded row each
+    assert len(set(batch.rows["pin"].index.tolist())) == 64
 
 
 def test_deterministic_per_seed_and_step(builder):
     a = EntityFeatureTask(builder, ["board"], batch_size=16, seed=4)
     b = EntityFeatureTask(builder, ["board"], batch_size=16, seed=4)
     c = EntityFeatureTask(builder, ["board"], batch_size=16, seed=5)
-    x, y = a.sample(3).inputs["board"], b.sample(3).inputs["board"]
-    assert torch.equal(x.ids, y.ids)
-    for nt, (fb, w, _) in x.neighbors.items():
-        assert torch.equal(fb.ids, y.neighbors[nt][0].ids) and torch.equal(w, y.neighbors[nt][1])
-    assert not torch.equal(x.ids, a.sample(4).inputs["board"].ids)
-    assert not torch.equal(x.ids, c.sample(3).inputs["board"].ids)
+    x, y = a.sample(3), b.sample(3)
+    assert torch.equal(x.rows["board"].ids, y.rows["board"].ids)
+    sx, sy = x.nodes.seeds["board"], y.nodes.seeds["board"]
+    for nt, sl in sx.neighbors.items():
+        assert torch.equal(sl.weight, sy.neighbors[nt].weight)
+        assert torch.equal(sx.reads[nt][sl.node], sy.reads[nt][sy.neighbors[nt].node])
+    assert not torch.equal(x.rows["board"].ids, a.sample(4).rows["board"].ids)
+    assert not torch.equal(x.rows["board"].ids, c.sample(3).rows["board"].ids)
 
 
 def test_draws_are_uniform(builder):
@@ -68,7 +71,7 @@ def test_draws_are_uniform(builder):
     rng = np.random.default_rng(0)
     counts = np.zeros(60)
     for step in rng.integers(0, 2**31, size=400):
-        counts[task.sample(int(step)).inputs["board"].ids.numpy()] += 1
+        counts[task.sample(int(step)).rows["board"].ids.numpy()] += 1
     # binomial(400, 1/4): mean 100, sd ~8.7; max |z| over 60 boards < 4.5 w.h.p.
     assert np.abs(counts - 100).max() < 4.5 * math.sqrt(400 * 0.25 * 0.75)
     assert counts.sum() == 400 * 15

@@ -90,8 +90,8 @@ def test_total_is_the_weighted_sum(env):
     mt.attach(m)
     batches = MultiTask.to(mt.sample(0), "cpu")
     total, metrics = mt.loss(m, batches)
-    a, _ = tasks["pin_pin"].loss(m, batches["pin_pin"])
-    f, _ = tasks["feature"].loss(m, batches["feature"])
+    a, _ = tasks["pin_pin"].loss(m, tasks["pin_pin"].sample(0))  # each task on its own
+    f, _ = tasks["feature"].loss(m, tasks["feature"].sample(0))
     torch.testing.assert_close(total, 0.3 * a + 2.0 * f)
     assert metrics["loss"] == pytest.approx(float(total.detach()), rel=1e-6)
     assert metrics["pin_pin/loss"] == pytest.approx(float(a.detach()), rel=1e-6)
@@ -114,13 +114,54 @@ def test_zero_weight_tasks_are_skipped(env):
         mt.loss(m, {**batches, "other": batches["pin_pin"]})
 
 
+def test_shared_step_equals_separate_steps(env):
+    """One pooled encoding of every task's nodes: the same loss and gradients as encoding
+    each task's nodes separately (its own neighbourhoods, features and forward)."""
+    ds, b, tasks = env
+    m = model(ds, b)
+    shared, plain = MultiTask(tasks), MultiTask(tasks, share_inputs=False)
+    shared.attach(m)
+    batches = shared.sample(3)
+    assert batches.nodes is not None and plain.sample(3).nodes is None
+    # each distinct node once: fewer encoded rows than the tasks' own pools together
+    own = sum(len(s) for t in tasks.values() for s in t.sample(3).nodes.seeds.values())
+    assert sum(len(s) for s in batches.nodes.seeds.values()) < own
+    grads = []
+    for mt, step in ((shared, batches), (plain, plain.sample(3))):
+        m.zero_grad()
+        loss, metrics = mt.loss(m, step)
+        loss.backward()
+        grads.append((loss.detach(), metrics, {n: p.grad.clone() for n, p in m.named_parameters()
+                                               if p.grad is not None}))  # fmt: skip
+    (l1, m1, g1), (l2, m2, g2) = grads
+    torch.testing.assert_close(l1, l2, rtol=1e-5, atol=1e-6)
+    for k in m1:
+        assert m1[k] == pytest.approx(m2[k], rel=1e-4, abs=1e-5), k
+    assert g1.keys() == g2.keys()
+    for n in g1:
+        torch.testing.assert_close(g1[n].to_dense(), g2[n].to_dense(), rtol=1e-4, atol=1e-6, msg=n)
+
+
+def test_shared_negatives_switch(env):
+    _, _, tasks = env
+    plain = MultiTask(tasks).sample(2)
+    shared = MultiTask(tasks, share_negatives=True).sample(2)
+    # pin_pin and board_pin draw uniform pins: one draw when shared, two otherwise
+    assert torch.equal(shared["pin_pin"].neg_ids, shared["board_pin"].neg_ids)
+    assert not torch.equal(plain["pin_pin"].neg_ids, plain["board_pin"].neg_ids)
+    assert torch.equal(shared["pin_pin"].neg_ids, plain["pin_pin"].neg_ids)  # the first task's
+    # the sequence task's popularity negatives follow another distribution: not shared
+    assert torch.equal(shared["sequence"].items.node_ids["negatives"],
+                       plain["sequence"].items.node_ids["negatives"])  # fmt: skip
+
+
 def test_sample_is_deterministic(env):
     _, _, tasks = env
     mt = MultiTask(tasks)
     x, y = mt.sample(7), mt.sample(7)
     assert torch.equal(x["pin_pin"].dst_ids, y["pin_pin"].dst_ids)
     assert torch.equal(x["sequence"].seq.targets, y["sequence"].seq.targets)
-    assert torch.equal(x["feature"].inputs["pin"].ids, y["feature"].inputs["pin"].ids)
+    assert torch.equal(x["feature"].rows["pin"].ids, y["feature"].rows["pin"].ids)
 
 
 def test_gradients_reach_every_parameter(env):

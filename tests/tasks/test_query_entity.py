@@ -36,8 +36,9 @@ def test_defaults_and_pairs_are_clicks(env):
         "query_entity": {"negatives": "mixed", "logq": True, "init_temperature": 0.07}
     }
     batch = task.sample(0)
-    assert set(batch.inputs) == {"query", "pin"}
-    assert torch.equal(batch.inputs["pin"].ids, torch.cat([batch.dst_ids, batch.neg_ids]))
+    assert set(batch.nodes.seeds) == {"query", "pin"}
+    pins = torch.cat([batch.dst_ids, batch.neg_ids])
+    assert torch.equal(batch.nodes.seed_ids("pin"), torch.unique(pins))
     csr = g.csr(("query", "clicked", "pin"))
     for q, p in zip(batch.src_ids.tolist(), batch.dst_ids.tolist(), strict=True):
         assert p in csr.neighbors(q).tolist()

@@ -116,11 +116,12 @@ def test_batch_layout_and_item_table(tiny):
     assert batch.log_q_neg.shape == (12,) and batch.log_q_neg.dtype == torch.float32
     assert len(set(batch.seq.users.tolist())) == 8
     # table rows are the (type, id) items: ids agree, equal items share a row
-    table_ids = batch.items.inputs["pin"].batch.ids
+    assert batch.items.types == ["pin"]
+    table_ids = batch.nodes.seed_ids("pin")
     for name in ("history", "next", "targets", "negatives"):
         assert torch.equal(table_ids[idx[name]], ids[name])
     assert torch.equal(ids["history"], batch.seq.items)
-    assert len(set(table_ids.tolist())) == batch.items.num_rows
+    assert len(set(table_ids.tolist())) == len(table_ids)
     # logQ = log frequency among positive events before the cut (popularity negatives too)
     ev, cut = ds.events, ds.meta["cut_time"]
     keep = (ev.timestamp < cut) & (ev.action != ev.action_names.index("hide"))

@@ -117,3 +117,22 @@ def test_sparse_gradients_are_averaged_over_processes(tmp_path, free_port):
         want.append(model.table.weight.grad.to_dense())
     torch.testing.assert_close(g0, g1)
     torch.testing.assert_close(g0, (want[0] + want[1]) / 2)
+
+
+def test_dense_update_equals_plain_adamw():
+    """The fused kernel is an implementation choice: the same update as torch's loop AdamW."""
+    torch.manual_seed(0)
+    a, b = nn.Linear(4, 3), nn.Linear(4, 3)
+    b.load_state_dict(a.state_dict())
+    opt = RunOptimizer(a, TrainConfig(lr=0.05, warmup_steps=0, steps=10**9, weight_decay=0.1, grad_clip=0.0))
+    assert opt.dense.defaults.get("fused") or opt.dense.defaults.get("foreach")
+    ref = torch.optim.AdamW([{"params": [b.weight], "weight_decay": 0.1},
+                             {"params": [b.bias], "weight_decay": 0.0}], lr=0.05)  # fmt: skip
+    x = torch.randn(5, 4)
+    for _ in range(3):
+        for model, o in ((a, opt), (b, ref)):
+            o.zero_grad()
+            model(x).square().sum().backward()
+            o.step()
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q)

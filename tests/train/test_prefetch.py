@@ -61,3 +61,9 @@ def test_close_stops_workers_early():
 def test_bad_arguments():
     with pytest.raises(ConfigError):
         Prefetcher(lambda s: s, 0, 1, depth=0)
+
+
+def test_kernel_threads_apply_inside_the_workers():
+    numba = pytest.importorskip("numba")
+    got = [n for _, n, _ in Prefetcher(lambda s: numba.get_num_threads(), 0, 4, workers=2, kernel_threads=1)]
+    assert got == [1, 1, 1, 1]
