@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError, SchemaError
@@ -106,12 +107,24 @@ def link_prediction(
 
 
 def recommendation(vectors: Vectors, ds: GraphDataset, cfg: EvalConfig) -> dict[str, float]:
-    """Full-ranking Recall@k / NDCG@k of every test user over all items, training items excluded."""
+    """Full-ranking Recall@k / NDCG@k of every test user over all items, training items excluded
+    (those carved out as ``truth["val_pairs"]`` too: they are training interactions)."""
     src, rel, dst = ds.graph.canonical_edge_types[0]  # the user -> item relation
     task = pair_task("user→item", ds.truth["test_pairs"], src, dst)
     train = ds.graph.csr((src, rel, dst))
     rows = task.queries
-    exclude = Ragged(np.asarray(train.indptr), np.asarray(train.indices, dtype=np.int64)).take(rows)
+    indptr, indices = np.asarray(train.indptr), np.asarray(train.indices, dtype=np.int64)
+    if "val_pairs" in ds.truth:
+        val = np.asarray(ds.truth["val_pairs"], dtype=np.int64).reshape(-1, 2)
+        known = sp.csr_matrix(
+            (np.ones(len(indices) + len(val), dtype=np.int8),
+             (np.concatenate([np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)), val[:, 0]]),
+              np.concatenate([indices, val[:, 1]]))),
+            shape=(len(indptr) - 1, ds.graph.num_nodes[dst]),
+        )  # fmt: skip
+        known.sort_indices()
+        indptr, indices = known.indptr.astype(np.int64), known.indices.astype(np.int64)
+    exclude = Ragged(indptr, indices).take(rows)
     q = _vectors(vectors, src)[rows]
     return full_rank_metrics(q, _vectors(vectors, dst), task.relevant, ks=tuple(cfg.ks), exclude=exclude)
 

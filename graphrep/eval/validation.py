@@ -66,8 +66,12 @@ class RecommendationValidator:
 
     def __call__(self, model: nn.Module, builder: Any) -> float:
         q = embed_ids(model, builder, self.src, self.queries, self.batch_size)
-        items = _all(model, builder, self.dst, self.batch_size)
-        res = full_rank_metrics(q, items, self.relevant, ks=(self.k,), exclude=self.exclude)
+        return self.score(q, _all(model, builder, self.dst, self.batch_size))
+
+    def score(self, queries: Any, items: Any) -> float:
+        """Recall@k of the vectors ``queries [len(self.queries), D]`` (the validation users,
+        in :attr:`queries` order) against every item's vector ``items [n_items, D]``."""
+        res = full_rank_metrics(queries, items, self.relevant, ks=(self.k,), exclude=self.exclude)
         return res[self.metric]
 
 

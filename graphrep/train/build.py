@@ -191,7 +191,8 @@ def init_id_tables(model: OmniSage, graph: HeteroGraph, cfg: RunConfig) -> None:
     for rel, types in by_relation.items():
         et = graph.edge_type(rel)
         width = max(model.id_tables[t].dim for t in types)
-        vectors = spectral_embedding(graph, rel, width, alpha=m.spectral_alpha, seed=cfg.train.seed)
+        vectors = spectral_embedding(graph, rel, width, alpha=m.spectral_alpha, beta=m.spectral_beta,
+                                     reg=m.spectral_reg, seed=cfg.train.seed)  # fmt: skip
         for t in types:
             if t in (et[0], et[2]):
                 x = vectors[t]

@@ -130,8 +130,16 @@ class ModelConfig:
         spectral_init: start exact id rows from a spectral embedding
             (:func:`graphrep.models.spectral.spectral_embedding`) of the graph.
         spectral_relation: the relation of that embedding (default: each type's largest).
-        spectral_alpha: the spectral vectors are scaled by singular value to this power.
-        light_normalize: L2-normalise the outputs of light encoders.
+        spectral_alpha: the spectral vectors are scaled by singular value to this power
+            (the filter :math:`f(\\sigma) = \\sigma^{\\alpha} e^{\\beta\\sigma}` of
+            :func:`~graphrep.models.spectral.spectral_embedding`).
+        spectral_beta: the filter's exponential coefficient :math:`\\beta` (0: none).
+        spectral_reg: degree regulariser :math:`\\rho` of the normalised adjacency,
+            :math:`(D + \\rho)^{-1/2} A (D + \\rho)^{-1/2}`.
+        light_normalize: L2-normalise the outputs of light encoders: ``true`` (every
+            type), ``false`` (none) or a list of the node types to normalise (e.g.
+            ``[user]``: cosine-normalised users against unnormalised items, whose norms
+            then carry popularity into dot-product ranking).
     """
 
     encoder: str = "entity"
@@ -154,13 +162,26 @@ class ModelConfig:
     spectral_init: bool = True
     spectral_relation: str | None = None
     spectral_alpha: float = 0.5
-    light_normalize: bool = True
+    spectral_beta: float = 0.0
+    spectral_reg: float = 0.0
+    light_normalize: bool | list[str] = True
 
     def __post_init__(self) -> None:
         _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))
         _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
         _positive(self.id_budget_mb, "model.id_budget_mb")
         _finite(self.spectral_alpha, "model.spectral_alpha")
+        _finite(self.spectral_beta, "model.spectral_beta")
+        _finite(self.spectral_reg, "model.spectral_reg")
+        _positive(self.spectral_reg, "model.spectral_reg", 0)
+        if not isinstance(self.light_normalize, bool) and not (
+            isinstance(self.light_normalize, list)
+            and all(isinstance(t, str) for t in self.light_normalize)
+        ):
+            raise ConfigError(
+                "model.light_normalize must be true, false or a list of node types, "
+                f"got {self.light_normalize!r}"
+            )
         for name in ("dim", "num_heads", "mlp_hidden", "id_buckets", "text_buckets",
                      "feature_head_hidden", "max_tokens", "seq_max_len", "seq_layers",
                      "seq_heads"):  # fmt: skip
