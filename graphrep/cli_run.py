@@ -5,7 +5,7 @@ The contract later tools rely on::
     graphrep train --preset P [--graph DIR] --out RUN [--config YAML] [--set a.b=v ...] [--resume]
     graphrep config --preset P [--config YAML] [--set a.b=v ...]   # the resolved YAML, commented
     graphrep embed RUN [--out DIR [--overwrite]] [--dtype float16] [--index hnsw]
-    graphrep eval RUN [--baselines [NAME ...]]      # prints the table, writes RUN/metrics.json
+    graphrep eval RUN [--baselines [NAME ...]] [--link-head]  # prints the table, writes RUN/metrics.json
     graphrep neighbors RUN --type T --id X [-k 10] [--target-type U]
 """
 
@@ -130,7 +130,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from graphrep.train.rundir import RunDir
 
     baselines = [] if args.baselines is None else (args.baselines or ["all"])
-    result = evaluate_run(args.run, baselines, log=print)
+    result = evaluate_run(args.run, baselines, log=print, link_head=args.link_head)
     synthetic = result["protocol"]["task"] == "synthetic"
     extra = ["pin_topic_purity@10", "p90_coverage@10"] if synthetic else []
     print(results_table(result["models"], result["protocol"]["headline"], extra))
@@ -234,6 +234,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     v.add_argument("run", help="run directory")
     v.add_argument("--baselines", nargs="*", metavar="NAME",
                    help="also train/score baselines (no names: all of them)")  # fmt: skip
+    v.add_argument("--link-head", action="store_true", default=None,
+                   help="link datasets: also score by the run's jointly trained link head, or by "
+                        "OGB's head trained on the frozen embeddings")  # fmt: skip
     v.set_defaults(func=cmd_eval)
 
     n = sub.add_parser("neighbors", help="nearest neighbours of one node, across types")

@@ -22,6 +22,12 @@ epoch); a random negative with :math:`K\,q(c)`. Both are passed to
 the meta-path's last hop, the stationary visit rate of the walk (an approximation).
 When both ends have one type, the query node itself is never a negative of its row.
 
+**Link BCE** (``loss="bce"``, OGB's link-prediction objective,
+:class:`~graphrep.models.link_bce.LinkBCE`): random negative ``m`` is paired with
+the source of positive ``m mod B`` (a corrupted edge), negatives that are edges of the
+relation (or the source itself) are masked, and each pair is scored by the dot product
+or by a Hadamard-product MLP trained jointly with the encoders (``scorer``).
+
 Sampling (:meth:`EntityEntityTask.sample`) touches no model parameter and depends
 only on ``(seed, step)``; :meth:`EntityEntityTask.loss` runs the model.
 """
@@ -133,6 +139,7 @@ class PairTaskBatch:
     neg_ids: Tensor
     log_q_pos: Tensor
     log_q_neg: Tensor
+    neg_mask: Tensor | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PairTaskBatch:
         return PairTaskBatch(
@@ -143,6 +150,7 @@ class PairTaskBatch:
                 t.to(device)
                 for t in (self.src_ids, self.dst_ids, self.neg_ids, self.log_q_pos, self.log_q_neg)
             ),
+            None if self.neg_mask is None else self.neg_mask.to(device),
         )
 
     def __len__(self) -> int:
@@ -166,6 +174,10 @@ class EntityEntityTask:
         temperature: initial softmax temperature.
         seed: random seed.
         name: task (and loss module) name; default: the relation name.
+        loss: ``"softmax"`` (sampled softmax) or ``"bce"`` (link BCE against corrupted
+            edges, see the module docstring; needs ``"mixed"`` negatives).
+        scorer: the BCE pair scorer, ``"dot"`` or ``"hadamard_mlp"``.
+        head: ``hidden``, ``layers``, ``dropout`` of the MLP scorer.
     """
 
     default_negatives = "mixed"
@@ -185,8 +197,16 @@ class EntityEntityTask:
         temperature: float = 0.07,
         seed: int = 0,
         name: str | None = None,
+        loss: str = "softmax",
+        scorer: str = "dot",
+        head: dict[str, Any] | None = None,
     ) -> None:
         self.builder = builder
+        if loss not in ("softmax", "bce"):
+            raise ConfigError(f"loss must be 'softmax' or 'bce', got {loss!r}")
+        if scorer != "dot" and loss != "bce":
+            raise ConfigError(f"scorer {scorer!r} needs loss='bce' (the softmax scores by dot product)")
+        self.loss_kind, self.scorer, self.head = loss, scorer, dict(head or {})
         graph = builder.graph
         self.seed = check_seed(seed)
         self.batch_size = check_int(batch_size, "batch_size")
@@ -196,6 +216,8 @@ class EntityEntityTask:
         self.num_random = check_int(num_random_negatives, "num_random_negatives", minimum=0)
         if self.negatives == "mixed" and self.num_random == 0:
             raise ConfigError("negatives='mixed' needs num_random_negatives >= 1")
+        if loss == "bce" and self.negatives != "mixed":
+            raise ConfigError("loss='bce' needs random negatives (negatives='mixed')")
         self.logq = bool(logq)
         self.temperature = temperature
         if isinstance(positives, CoVisitPairSampler):
@@ -227,6 +249,8 @@ class EntityEntityTask:
     # ---------------------------------------------------------------- model side
     def loss_specs(self) -> dict[str, dict[str, Any]]:
         """Loss modules this task needs: name -> ``SampledSoftmax`` arguments."""
+        if self.loss_kind == "bce":
+            return {self.name: {"kind": "link_bce", "scorer": self.scorer, **self.head}}
         return {
             self.name: {
                 "negatives": self.negatives,
@@ -238,6 +262,8 @@ class EntityEntityTask:
     def attach(self, model: Any) -> None:
         """Register this task's loss modules on ``model`` (before creating the optimizer)."""
         for name, kwargs in self.loss_specs().items():
+            if kwargs.get("kind") == "link_bce":  # the MLP scorer reads the model's width
+                kwargs = {"dim": model.dim, **kwargs}
             model.add_loss(name, **kwargs)
 
     # ---------------------------------------------------------------- sampling
@@ -280,6 +306,9 @@ class EntityEntityTask:
         else:
             neg, log_q_neg = np.zeros(0, np.int64), np.zeros(0, np.float32)
         log_q_pos = self._log_p_dst(epoch)[dst]
+        mask = None
+        if self.loss_kind == "bce":
+            mask = torch.from_numpy(self._negative_mask(src, neg))
         if self.src_type == self.dst_type:
             inputs = {self.src_type: self.builder.build(self.src_type, np.concatenate([src, dst, neg]), step)}
         else:
@@ -296,7 +325,19 @@ class EntityEntityTask:
             torch.from_numpy(np.asarray(neg, dtype=np.int64)),
             torch.from_numpy(np.asarray(log_q_pos, dtype=np.float32)),
             torch.from_numpy(np.asarray(log_q_neg, dtype=np.float32)),
+            mask,
         )
+
+    def _negative_mask(self, src: np.ndarray, neg: np.ndarray) -> np.ndarray:
+        """``False`` for BCE negatives ``(src[m mod B], neg[m])`` that are edges of the
+        relation (co-visit positives: only the source itself is masked)."""
+        if len(src) == 0:
+            return np.zeros(len(neg), dtype=bool)
+        rows = src[np.arange(len(neg)) % len(src)]
+        bad = rows == neg if self.src_type == self.dst_type else np.zeros(len(neg), dtype=bool)
+        if isinstance(self.pairs, EdgePairSampler):
+            bad |= self.pairs.csr.has_edges(rows, neg)
+        return ~bad
 
     # ---------------------------------------------------------------- loss
     def loss(self, model: Any, batch: PairTaskBatch) -> tuple[Tensor, dict[str, float]]:
@@ -304,12 +345,19 @@ class EntityEntityTask:
         b, k = len(batch), int(batch.neg_ids.shape[0])
         softmax = model.get_loss(self.name)
         if b == 0:  # e.g. no co-visited pair in the batch: nothing to learn from
+            if self.loss_kind == "bce":
+                return next(model.parameters()).sum() * 0.0, {"loss": 0.0, "accuracy": 0.0}
             return self._empty_loss(model, softmax)
         z = {t: model.embed(t, x) for t, x in batch.inputs.items()}
         same = batch.src_type == batch.dst_type
         query = z[batch.src_type][:b]
         off = b if same else 0
         positive = z[batch.dst_type][off : off + b]
+        if self.loss_kind == "bce":
+            neg = z[batch.dst_type][off + b : off + b + k]
+            rows = torch.arange(k, device=neg.device) % b
+            loss, won = softmax(query, positive, query[rows], neg, batch.neg_mask)
+            return loss, {"loss": float(loss.detach()), "accuracy": float(won)}
         exclude = batch.src_ids[:, None] if same else None
         kwargs: dict[str, Any] = {"positive_ids": batch.dst_ids, "exclude_ids": exclude}
         if softmax.negatives != "in_batch":

@@ -247,3 +247,53 @@ def test_empty_covisit_batch_gives_zero_loss():
     loss, metrics = task.loss(m, batch)
     assert float(loss.detach()) == 0.0 and metrics["loss"] == 0.0
     loss.backward()
+
+
+def test_bce_negatives_are_corrupted_edges_with_accidental_edges_masked(env):
+    g, b = env
+    task = EntityEntityTask(b, "co_engaged", batch_size=10, num_random_negatives=25, seed=2, loss="bce")
+    assert task.loss_specs()["co_engaged"] == {"kind": "link_bce", "scorer": "dot"}
+    batch = task.sample(0)
+    rows = batch.src_ids[torch.arange(25) % 10]
+    csr = g.csr("co_engaged")
+    for s, n, keep in zip(rows.tolist(), batch.neg_ids.tolist(), batch.neg_mask.tolist(), strict=True):
+        assert keep == (n != s and n not in csr.neighbors(s).tolist())
+    # a pair that is an edge is masked: make every negative the source's first neighbour
+    src = batch.src_ids.numpy()[:3]
+    first = np.array([csr.neighbors(s)[0] for s in src])
+    assert not task._negative_mask(src, first).any()
+
+
+@pytest.mark.parametrize("scorer", ["dot", "hadamard_mlp"])
+def test_bce_loss_decreases_and_trains_the_scorer(env, scorer):
+    _, b = env
+    head = {"hidden": 16, "layers": 2, "dropout": 0.0} if scorer != "dot" else {}
+    task = EntityEntityTask(b, "co_engaged", batch_size=16, num_random_negatives=32, seed=0,
+                            loss="bce", scorer=scorer, head=head)  # fmt: skip
+    m = model_for(b, task)
+    module = m.get_loss("co_engaged")
+    assert module.scorer == scorer and (module.mlp is not None) == (scorer != "dot")
+    assert m.link_scorer() is (module if scorer != "dot" else None)
+    before = None if module.mlp is None else module.mlp.lins[0].weight.detach().clone()
+    batches = [task.sample(s) for s in range(2)]
+    losses = train(m, task, 60, batches)
+    assert all(math.isfinite(x) for x in losses)
+    assert np.mean(losses[-4:]) < 0.85 * np.mean(losses[:4]), losses
+    _, metrics = task.loss(m, batches[0])
+    assert set(metrics) == {"loss", "accuracy"} and metrics["accuracy"] > 0.7, metrics
+    if before is not None:  # the head is trained with the encoders
+        assert not torch.equal(before, module.mlp.lins[0].weight)
+    # the loss module (and its head) is rebuilt from the model's hparams
+    again = OmniSage.from_hparams(m.hparams)
+    again.load_state_dict(m.state_dict())
+    assert type(again.get_loss("co_engaged")) is type(module)
+
+
+def test_bce_config_errors(env):
+    _, b = env
+    with pytest.raises(ConfigError, match="loss must be"):
+        EntityEntityTask(b, "co_engaged", loss="hinge")
+    with pytest.raises(ConfigError, match="needs loss='bce'"):
+        EntityEntityTask(b, "co_engaged", scorer="hadamard_mlp")
+    with pytest.raises(ConfigError, match="random negatives"):
+        EntityEntityTask(b, "co_engaged", loss="bce", negatives="in_batch")
