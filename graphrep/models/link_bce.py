@@ -10,7 +10,8 @@ batch is scored against random node pairs :math:`(i', j')` with
         + \frac{\sum_{(i',j')} m_{i'j'} \log\bigl(1 + e^{s(i',j')}\bigr)}
                {\sum_{(i',j')} m_{i'j'}},
 
-where :math:`m_{i'j'} \in \{0, 1\}` masks negatives that are in fact edges (at
+with :math:`(i', j')` uniform node pairs (as OGB's evaluation negatives are), where
+:math:`m_{i'j'} \in \{0, 1\}` masks negatives that are in fact edges (at
 ogbl-ddi's density one random pair in eight is), and the scorer :math:`s` is either
 the dot product :math:`\mathbf{z}_i^\top \mathbf{z}_j` (``scorer="dot"``: the
 embeddings alone rank links) or :class:`~graphrep.models.hadamard_mlp.HadamardMLP`
@@ -71,8 +72,8 @@ class LinkBCE(nn.Module):
 
         Args:
             src, dst: ``[B, D]`` embeddings of the positive pairs' ends.
-            neg_src, neg_dst: ``[M, D]`` embeddings of the negative pairs' ends; negative
-                ``m`` was drawn for positive ``m mod B``.
+            neg_src, neg_dst: ``[M, D]`` embeddings of the negative pairs' ends (the
+                accuracy compares negative ``m`` with positive ``m mod B``).
             neg_mask: ``bool [M]``, ``False`` for negatives to ignore (accidental edges).
 
         Returns:

@@ -23,10 +23,13 @@ the meta-path's last hop, the stationary visit rate of the walk (an approximatio
 When both ends have one type, the query node itself is never a negative of its row.
 
 **Link BCE** (``loss="bce"``, OGB's link-prediction objective,
-:class:`~graphrep.models.link_bce.LinkBCE`): random negative ``m`` is paired with
-the source of positive ``m mod B`` (a corrupted edge), negatives that are edges of the
-relation (or the source itself) are masked, and each pair is scored by the dot product
-or by a Hadamard-product MLP trained jointly with the encoders (``scorer``).
+:class:`~graphrep.models.link_bce.LinkBCE`): each random negative ``m`` of the
+destination type is paired with a uniformly drawn node of the source type, so the
+negatives are uniform node pairs like OGB's evaluation negatives (pairing them with
+the batch's sources instead would draw negative sources by degree, as the positives
+are, and hide the popularity that uniform negatives reward); pairs that are edges
+of the relation (or a node with itself) are masked, and each pair is scored by the dot
+product or by a Hadamard-product MLP trained jointly with the encoders (``scorer``).
 
 Sampling (:meth:`EntityEntityTask.sample`) touches no model parameter and depends
 only on ``(seed, step)``; :meth:`EntityEntityTask.loss` runs the model.
@@ -140,6 +143,7 @@ class PairTaskBatch:
     log_q_pos: Tensor
     log_q_neg: Tensor
     neg_mask: Tensor | None = None
+    neg_src_ids: Tensor | None = None
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PairTaskBatch:
         return PairTaskBatch(
@@ -150,7 +154,7 @@ class PairTaskBatch:
                 t.to(device)
                 for t in (self.src_ids, self.dst_ids, self.neg_ids, self.log_q_pos, self.log_q_neg)
             ),
-            None if self.neg_mask is None else self.neg_mask.to(device),
+            *(None if t is None else t.to(device) for t in (self.neg_mask, self.neg_src_ids)),
         )
 
     def __len__(self) -> int:
@@ -245,6 +249,7 @@ class EntityEntityTask:
             graph.num_nodes[self.dst_type], kind, counts, alpha=popularity_alpha, seed=self.seed
         )
         self._log_p_cache: tuple[int, np.ndarray] | None = None
+        self.random_src = RandomNegatives(graph.num_nodes[self.src_type], "uniform", seed=self.seed + 1)
 
     # ---------------------------------------------------------------- model side
     def loss_specs(self) -> dict[str, dict[str, Any]]:
@@ -306,14 +311,18 @@ class EntityEntityTask:
         else:
             neg, log_q_neg = np.zeros(0, np.int64), np.zeros(0, np.float32)
         log_q_pos = self._log_p_dst(epoch)[dst]
-        mask = None
+        mask = neg_src = None
+        query_ids = src
         if self.loss_kind == "bce":
-            mask = torch.from_numpy(self._negative_mask(src, neg))
+            neg_src = self.random_src.sample(len(neg), step)[0].astype(np.int64)
+            mask = torch.from_numpy(self._negative_mask(neg_src, neg))
+            query_ids = np.concatenate([src, neg_src])
         if self.src_type == self.dst_type:
-            inputs = {self.src_type: self.builder.build(self.src_type, np.concatenate([src, dst, neg]), step)}
+            ids = np.concatenate([src, dst, neg] + ([] if neg_src is None else [neg_src]))
+            inputs = {self.src_type: self.builder.build(self.src_type, ids, step)}
         else:
             inputs = {
-                self.src_type: self.builder.build(self.src_type, src, step),
+                self.src_type: self.builder.build(self.src_type, query_ids, step),
                 self.dst_type: self.builder.build(self.dst_type, np.concatenate([dst, neg]), step),
             }
         return PairTaskBatch(
@@ -326,14 +335,12 @@ class EntityEntityTask:
             torch.from_numpy(np.asarray(log_q_pos, dtype=np.float32)),
             torch.from_numpy(np.asarray(log_q_neg, dtype=np.float32)),
             mask,
+            None if neg_src is None else torch.from_numpy(neg_src),
         )
 
-    def _negative_mask(self, src: np.ndarray, neg: np.ndarray) -> np.ndarray:
-        """``False`` for BCE negatives ``(src[m mod B], neg[m])`` that are edges of the
-        relation (co-visit positives: only the source itself is masked)."""
-        if len(src) == 0:
-            return np.zeros(len(neg), dtype=bool)
-        rows = src[np.arange(len(neg)) % len(src)]
+    def _negative_mask(self, rows: np.ndarray, neg: np.ndarray) -> np.ndarray:
+        """``False`` for BCE negative pairs ``(rows[m], neg[m])`` that are edges of the
+        relation (co-visit positives: only a node paired with itself is masked)."""
         bad = rows == neg if self.src_type == self.dst_type else np.zeros(len(neg), dtype=bool)
         if isinstance(self.pairs, EdgePairSampler):
             bad |= self.pairs.csr.has_edges(rows, neg)
@@ -355,8 +362,8 @@ class EntityEntityTask:
         positive = z[batch.dst_type][off : off + b]
         if self.loss_kind == "bce":
             neg = z[batch.dst_type][off + b : off + b + k]
-            rows = torch.arange(k, device=neg.device) % b
-            loss, won = softmax(query, positive, query[rows], neg, batch.neg_mask)
+            at = 2 * b + k if same else b
+            loss, won = softmax(query, positive, z[batch.src_type][at : at + k], neg, batch.neg_mask)
             return loss, {"loss": float(loss.detach()), "accuracy": float(won)}
         exclude = batch.src_ids[:, None] if same else None
         kwargs: dict[str, Any] = {"positive_ids": batch.dst_ids, "exclude_ids": exclude}

@@ -249,16 +249,20 @@ def test_empty_covisit_batch_gives_zero_loss():
     loss.backward()
 
 
-def test_bce_negatives_are_corrupted_edges_with_accidental_edges_masked(env):
+def test_bce_negatives_are_uniform_pairs_with_accidental_edges_masked(env):
     g, b = env
-    task = EntityEntityTask(b, "co_engaged", batch_size=10, num_random_negatives=25, seed=2, loss="bce")
+    task = EntityEntityTask(b, "co_engaged", batch_size=10, num_random_negatives=400, seed=2, loss="bce")
     assert task.loss_specs()["co_engaged"] == {"kind": "link_bce", "scorer": "dot"}
     batch = task.sample(0)
-    rows = batch.src_ids[torch.arange(25) % 10]
+    rows, neg = batch.neg_src_ids, batch.neg_ids
+    assert rows.shape == neg.shape == (400,) and len(set(rows.tolist())) > 200  # not the 10 sources
+    # one deduplicated input pass over [src, dst, negative dst, negative src]
+    want = torch.cat([batch.src_ids, batch.dst_ids, neg, rows])
+    assert torch.equal(batch.inputs["pin"].ids, want)
     csr = g.csr("co_engaged")
-    for s, n, keep in zip(rows.tolist(), batch.neg_ids.tolist(), batch.neg_mask.tolist(), strict=True):
+    for s, n, keep in zip(rows.tolist(), neg.tolist(), batch.neg_mask.tolist(), strict=True):
         assert keep == (n != s and n not in csr.neighbors(s).tolist())
-    # a pair that is an edge is masked: make every negative the source's first neighbour
+    # a pair that is an edge is masked: pair every source with its first neighbour
     src = batch.src_ids.numpy()[:3]
     first = np.array([csr.neighbors(s)[0] for s in src])
     assert not task._negative_mask(src, first).any()
@@ -297,3 +301,15 @@ def test_bce_config_errors(env):
         EntityEntityTask(b, "co_engaged", scorer="hadamard_mlp")
     with pytest.raises(ConfigError, match="random negatives"):
         EntityEntityTask(b, "co_engaged", loss="bce", negatives="in_batch")
+
+
+def test_bce_across_types_draws_negative_sources_of_the_source_type(env):
+    g, b = env
+    task = EntityEntityTask(b, "contains", batch_size=8, num_random_negatives=50, seed=0, loss="bce")
+    batch = task.sample(1)
+    assert torch.equal(batch.inputs["board"].ids, torch.cat([batch.src_ids, batch.neg_src_ids]))
+    assert torch.equal(batch.inputs["pin"].ids, torch.cat([batch.dst_ids, batch.neg_ids]))
+    assert int(batch.neg_src_ids.max()) < g.num_nodes["board"]
+    m = model_for(b, task)
+    loss, metrics = task.loss(m, batch)
+    assert torch.isfinite(loss) and 0.0 <= metrics["accuracy"] <= 1.0
