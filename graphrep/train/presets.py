@@ -93,7 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "ogbl-ddi": {
         # OGB's link recipe (learnable node vectors propagated over the graph, trained end to
-        # end with BCE against corrupted edges) on graphrep's light encoder: exact id rows,
+        # end with BCE against uniform random node pairs) on graphrep's light encoder: exact id rows,
         # pooled importance neighbourhoods, unnormalised outputs; one task scores pairs by dot
         # product, one trains OGB's Hadamard-MLP head jointly; validation on carved edges.
         "data": {"dataset": "ogbl-ddi", "validation": 0.05},
