@@ -7,7 +7,7 @@ The contract later tools rely on::
     graphrep embed RUN [--out DIR [--overwrite]] [--dtype float16] [--index hnsw]
     graphrep embed RUN --update CHANGES            # incremental refresh -> a new version
     graphrep serve RUN [--host 127.0.0.1] [--port 8000]
-    graphrep eval RUN [--baselines [NAME ...]]      # prints the table, writes RUN/metrics.json
+    graphrep eval RUN [--baselines [NAME ...]] [--link-head]  # prints the table, writes RUN/metrics.json
     graphrep neighbors RUN --type T --id X [-k 10] [--target-type U]
 """
 
@@ -161,7 +161,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from graphrep.train.rundir import RunDir
 
     baselines = [] if args.baselines is None else (args.baselines or ["all"])
-    result = evaluate_run(args.run, baselines, log=print)
+    result = evaluate_run(args.run, baselines, log=print, link_head=args.link_head)
     synthetic = result["protocol"]["task"] == "synthetic"
     extra = ["pin_topic_purity@10", "p90_coverage@10"] if synthetic else []
     print(results_table(result["models"], result["protocol"]["headline"], extra))
@@ -279,6 +279,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     v.add_argument("run", help="run directory")
     v.add_argument("--baselines", nargs="*", metavar="NAME",
                    help="also train/score baselines (no names: all of them)")  # fmt: skip
+    v.add_argument("--link-head", action="store_true", default=None,
+                   help="link datasets: also score by the run's jointly trained link head, or by "
+                        "OGB's head trained on the frozen embeddings")  # fmt: skip
     v.set_defaults(func=cmd_eval)
 
     n = sub.add_parser("neighbors", help="nearest neighbours of one node, across types")

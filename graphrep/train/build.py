@@ -112,7 +112,10 @@ def _task(cfg: RunConfig, spec: TaskSpec, index: int, builder: InputBuilder, ds:
         positives: Any = spec.relation
         if spec.metapath:
             positives = CoVisitPairSampler(builder.graph, list(spec.metapath), seed=seed)
-        return EntityEntityTask(builder, positives, **common, **neg)
+        h = cfg.eval.head
+        head = {"hidden": h.hidden, "layers": h.layers, "dropout": h.dropout} if spec.scorer != "dot" else {}
+        return EntityEntityTask(builder, positives, **common, **neg, loss=spec.loss, scorer=spec.scorer,
+                                head=head)  # fmt: skip
     if spec.kind == "query_entity":
         rel = {"relation": spec.relation} if spec.relation else {}
         return QueryEntityTask(builder, **rel, **common, **neg)

@@ -249,6 +249,13 @@ class TaskSpec:
         logq: subtract log sampling probabilities (debias popularity; default on). Off
             for link prediction and top-k recommendation benchmarks, whose random
             negatives reward knowing popularity.
+        loss: entity_entity objective: ``"softmax"`` (sampled softmax over in-batch and
+            random candidates) or ``"bce"`` (OGB's link objective: binary cross-entropy of
+            each edge against ``tasks.num_random_negatives`` corrupted edges, accidental
+            edges masked; :class:`graphrep.models.LinkBCE`).
+        scorer: the ``bce`` pair scorer: ``"dot"`` or ``"hadamard_mlp"`` (OGB's link head,
+            sized by ``eval.head``, trained jointly with the encoders and saved with the
+            model; ``graphrep eval --link-head`` then scores with it).
     """
 
     name: str
@@ -260,6 +267,8 @@ class TaskSpec:
     random_negatives: str | None = None
     metapath: list[str] | None = None
     logq: bool = True
+    loss: str = "softmax"
+    scorer: str = "dot"
 
     def __post_init__(self) -> None:
         _choice(self.kind, f"tasks.specs[{self.name}].kind", TASK_KINDS)
@@ -269,6 +278,12 @@ class TaskSpec:
             raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs a relation or metapath")
         if self.kind == "entity_feature" and not self.node_types:
             raise ConfigError(f"tasks.specs[{self.name}] (entity_feature) needs node_types")
+        _choice(self.loss, f"tasks.specs[{self.name}].loss", ("softmax", "bce"))
+        _choice(self.scorer, f"tasks.specs[{self.name}].scorer", ("dot", "hadamard_mlp"))
+        if (self.loss, self.scorer) != ("softmax", "dot") and self.kind != "entity_entity":
+            raise ConfigError(f"tasks.specs[{self.name}]: loss/scorer apply to entity_entity tasks only")
+        if self.scorer != "dot" and self.loss != "bce":
+            raise ConfigError(f"tasks.specs[{self.name}]: scorer {self.scorer!r} needs loss 'bce'")
         if self.random_negatives is not None:
             _choice(self.random_negatives, f"tasks.specs[{self.name}].random_negatives",
                     ("uniform", "popularity"))  # fmt: skip
@@ -371,6 +386,8 @@ class TrainConfig:
             training data (``data.validation``; Planetoid's validation nodes); the best
             model is the one written to ``model.pt`` (0: never validate).
         patience: validations without improvement before training stops early (0: never).
+        min_steps: the budget is at least this many steps, and early stopping waits for
+            them (a small graph whose epoch is a single batch still trains; 0: no floor).
     """
 
     steps: int = 1000
@@ -393,6 +410,7 @@ class TrainConfig:
     epoch_task: str | None = None
     validate_every: float = 0.0
     patience: int = 0
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         _positive(self.steps, "train.steps")
@@ -403,6 +421,7 @@ class TrainConfig:
         if not (math.isfinite(self.validate_every) and self.validate_every >= 0):
             raise ConfigError(f"train.validate_every must be >= 0 (epochs), got {self.validate_every}")
         _positive(self.patience, "train.patience", 0)
+        _positive(self.min_steps, "train.min_steps", 0)
         _positive(self.virtual_ranks, "train.virtual_ranks")
         if not self.lr > 0:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
@@ -489,7 +508,12 @@ class EvalConfig:
         seed: seed of the query subsample and the sampled negatives.
         link_head: also score link-prediction datasets with OGB's Hadamard-MLP head trained
             on the frozen embeddings, besides the dot product.
-        head: the settings of that head (:class:`LinkHeadConfig`).
+        head: the settings of that head (:class:`LinkHeadConfig`); also the size of a link
+            task's jointly trained ``hadamard_mlp`` scorer, which replaces the frozen head.
+        val_hits_share: link-prediction validation (early stopping) ranks each carved edge
+            against the carved negatives at ``K = max(1, share * negatives)`` instead of the
+            dataset's ``K`` (0): random non-training pairs include the graph's hidden edges
+            (about 3 % of them on ogbl-ddi), which fill the top ``K = 20`` of any good model.
     """
 
     ks: list[int] = field(default_factory=lambda: [10, 50])
@@ -499,6 +523,7 @@ class EvalConfig:
     seed: int = 0
     link_head: bool = False
     head: LinkHeadConfig = field(default_factory=LinkHeadConfig)
+    val_hits_share: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.ks:
@@ -509,6 +534,8 @@ class EvalConfig:
         _positive(self.max_queries, "eval.max_queries")
         if self.user_window is not None:
             _positive(self.user_window, "eval.user_window")
+        if not (math.isfinite(self.val_hits_share) and 0.0 <= self.val_hits_share < 1.0):
+            raise ConfigError(f"eval.val_hits_share must be in [0, 1), got {self.val_hits_share!r}")
 
 
 @dataclass

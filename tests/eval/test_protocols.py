@@ -59,6 +59,13 @@ def test_link_prediction_uses_ogb_evaluator():
     assert m["link (valid)"]["hits@20"] == 1.0  # positive 1.0 beats every negative 0.01
     assert m["link (test)"]["hits@20"] == 0.0
     assert headline_metric(ds, EvalConfig(ks=[20])) == "hits@20"
+    # a trained head (edges -> scores) replaces the frozen one: here it reverses the dot
+    def head(e):
+        return -np.einsum("ij,ij->i", x[e[:, 0]], x[e[:, 1]])
+
+    m = evaluate_dataset({"node": x}, ds, EvalConfig(ks=[20], link_head=True), head)["tasks"]
+    assert m["link head (valid)"]["hits@20"] == 0.0 and m["link head (test)"]["hits@20"] == 1.0
+    assert m["link (valid)"]["hits@20"] == 1.0  # the dot product is still reported
 
 
 def test_node_classification_probe():
