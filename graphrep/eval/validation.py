@@ -73,7 +73,7 @@ class RecommendationValidator:
 
     def score(self, queries: Any, items: Any) -> float:
         """Recall@k of the vectors ``queries [len(self.queries), D]`` (the validation users,
-        in :attr:`queries` order) against every item's vector ``items [n_items, D]``."""
+        in ``self.queries`` order) against every item's vector ``items [n_items, D]``."""
         res = full_rank_metrics(queries, items, self.relevant, ks=(self.k,), exclude=self.exclude)
         return res[self.metric]
 
