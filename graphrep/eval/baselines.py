@@ -16,6 +16,9 @@
 ``spectral``       training-free: the top singular vectors of the degree-normalised adjacency
                    of the dataset's main relation (GF-CF's ideal low-pass filter,
                    :func:`spectral_vectors`)
+``propagated``     training-free: each node's dense raw features averaged over its
+                   personalised-PageRank neighbourhood (SGC/APPNP-style smoothing,
+                   :mod:`graphrep.models.propagated`, :func:`propagated_vectors`)
 =================  ==========================================================================
 
 Models without a sequence encoder embed a user as the mean of their recent
@@ -37,10 +40,10 @@ from graphrep.train.config import RunConfig
 
 #: The baselines ``graphrep eval --baselines`` knows, by name.
 BASELINES = (
-    "popularity", "node2vec", "spectral", "content_only", "pinsage_only",
+    "popularity", "node2vec", "spectral", "propagated", "content_only", "pinsage_only",
     "no_neighbors", "no_sequence", "no_content", "mf",
 )  # fmt: skip
-TRAINED = BASELINES[3:]
+TRAINED = BASELINES[4:]
 #: Dimension of the training-free spectral baseline's vectors.
 SPECTRAL_DIM = 256
 
@@ -52,7 +55,7 @@ def default_baselines(dataset: GraphDataset) -> list[str]:
     featured = any(dataset.graph.features.get(t) for t in dataset.graph.node_types)
     out = ["spectral", "node2vec", "mf", "no_neighbors"]
     if featured:
-        out += ["content_only", "no_content"]
+        out += ["propagated", "content_only", "no_content"]
     if dataset.meta.get("task") == "recommendation":
         out.insert(0, "popularity")
     return out
@@ -150,6 +153,28 @@ def spectral_vectors(dataset: GraphDataset, cfg: RunConfig) -> dict[str, np.ndar
     return out
 
 
+def propagated_vectors(dataset: GraphDataset, cfg: RunConfig) -> dict[str, np.ndarray]:
+    """The training-free ``propagated`` baseline: per node type, its propagated dense
+    features (``model.propagation``/``propagation_teleport`` of ``cfg``, the walk of its
+    sampler's meta-paths) side by side; types without any get zero vectors of width 1."""
+    from graphrep.models.propagated import propagated_features
+    from graphrep.train.build import build_inputs
+
+    g = dataset.graph
+    builder = build_inputs(cfg.update({"model": {"propagated": False}}), dataset)
+    feats = propagated_features(g, builder.samplers, teleport=cfg.model.propagation_teleport,
+                                method=cfg.model.propagation)  # fmt: skip
+    if not feats:
+        raise ConfigError(
+            "the propagated baseline needs a node type with dense features and a sampler; "
+            f"dataset {dataset.meta.get('name')!r} has none"
+        )
+    out = {t: np.zeros((n, 1), dtype=np.float32) for t, n in g.num_nodes.items()}
+    for t, arrays in feats.items():
+        out[t] = np.concatenate([np.asarray(a, np.float32) for a in arrays.values()], 1)
+    return out
+
+
 def baseline_vectors(
     name: str, cfg: RunConfig, dataset: GraphDataset, workdir: str | Path
 ) -> dict[str, np.ndarray]:
@@ -164,6 +189,8 @@ def baseline_vectors(
         return train_node2vec(dataset.graph, node2vec_config(dataset, cfg))
     if name == "spectral":
         return spectral_vectors(dataset, cfg)
+    if name == "propagated":
+        return propagated_vectors(dataset, cfg)
     from graphrep.embed.export import export_embeddings
     from graphrep.train.trainer import Trainer
 

@@ -132,6 +132,13 @@ class ModelConfig:
         spectral_relation: the relation of that embedding (default: each type's largest).
         spectral_alpha: the spectral vectors are scaled by singular value to this power.
         light_normalize: L2-normalise the outputs of light encoders.
+        propagated: give every featured type with a sampler one more input token per
+            dense feature: its PPR average over the type's meta-path walk
+            (:mod:`graphrep.models.propagated`), computed once, parameter-free.
+        propagation: how: ``"exact"`` (sparse power iteration), ``"sampled"`` (the
+            importance sampler's weights) or ``"auto"`` (exact up to 2M nodes).
+        propagation_teleport: the PPR teleport probability :math:`\\alpha` of it, in (0, 1].
+        dropout: dropout of the entity encoders' transformer layers.
     """
 
     encoder: str = "entity"
@@ -155,8 +162,19 @@ class ModelConfig:
     spectral_relation: str | None = None
     spectral_alpha: float = 0.5
     light_normalize: bool = True
+    propagated: bool = False
+    propagation: str = "auto"
+    propagation_teleport: float = 0.1
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        _choice(self.propagation, "model.propagation", ("auto", "exact", "sampled"))
+        if not (math.isfinite(self.propagation_teleport) and 0.0 < self.propagation_teleport <= 1.0):
+            raise ConfigError(
+                f"model.propagation_teleport must be in (0, 1], got {self.propagation_teleport!r}"
+            )
+        if not (math.isfinite(self.dropout) and 0.0 <= self.dropout < 1.0):
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
         _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))
         _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
         _positive(self.id_budget_mb, "model.id_budget_mb")
