@@ -44,6 +44,8 @@ BASELINES = (
     "no_neighbors", "no_sequence", "no_content", "mf",
 )  # fmt: skip
 TRAINED = BASELINES[4:]
+#: Task kinds that read content features (off in the ``no_content`` ablation).
+CONTENT_TASKS = ("entity_feature", "masked_features", "cca")
 #: Dimension of the training-free spectral baseline's vectors.
 SPECTRAL_DIM = 256
 
@@ -94,7 +96,7 @@ def baseline_config(cfg: RunConfig, name: str) -> RunConfig:
     elif name == "no_content":
         update = {
             "model": {"use_content": False},
-            "tasks": {"specs": _weights(cfg, lambda s: s.kind != "entity_feature")},
+            "tasks": {"specs": _weights(cfg, lambda s: s.kind not in CONTENT_TASKS)},
         }
     else:
         raise ConfigError(f"{name!r} is not a trained baseline; trained ones are {list(TRAINED)}")

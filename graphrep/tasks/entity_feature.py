@@ -25,15 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from graphrep.errors import ConfigError
 from graphrep.samplers.args import check_int, check_seed
 from graphrep.samplers.covisit import derive_seed
 from graphrep.tasks.entity_entity import in_batch_accuracy
-from graphrep.tasks.inputs import EntityInputs, InputBuilder
+from graphrep.tasks.inputs import EntityInputs, InputBuilder, distinct_inputs, featured_types
 
 _SALT = 0xFEA7
 
@@ -69,19 +67,7 @@ class EntityFeatureTask:
         seed: int = 0,
         name: str = "entity_feature",
     ) -> None:
-        if isinstance(node_types, str) or not node_types:
-            raise ConfigError(
-                f"EntityFeatureTask: node_types must be a non-empty list of types, got {node_types!r}"
-            )
-        schema = builder.schema
-        for nt in node_types:
-            if schema[nt].featureless:
-                raise ConfigError(
-                    f"EntityFeatureTask: node type {nt!r} has no features to retrieve; featured "
-                    f"types: {[t for t in schema.node_types if not schema[t].featureless]}"
-                )
-        if len(set(node_types)) != len(node_types):
-            raise ConfigError(f"EntityFeatureTask: node_types has duplicates: {list(node_types)}")
+        node_types = featured_types(builder, node_types, "EntityFeatureTask")
         self.builder = builder
         self.node_types = list(node_types)
         self.batch_size = check_int(batch_size, "batch_size", minimum=2)
@@ -116,13 +102,7 @@ class EntityFeatureTask:
 
     def sample(self, step: int) -> FeatureTaskBatch:
         """``batch_size`` distinct uniform nodes per type (pure function of ``(seed, step)``)."""
-        step = check_int(step, "step", minimum=0)
-        inputs = {}
-        for i, nt in enumerate(self.node_types):
-            n = self.builder.graph.num_nodes[nt]
-            rng = np.random.default_rng([self.seed, step, i])
-            ids = rng.choice(n, size=min(self.batch_size, n), replace=False).astype(np.int64)
-            inputs[nt] = self.builder.build(nt, ids, step)
+        inputs = distinct_inputs(self.builder, self.node_types, self.batch_size, self.seed, step)
         return FeatureTaskBatch(inputs)
 
     def loss(self, model: Any, batch: FeatureTaskBatch) -> tuple[Tensor, dict[str, float]]:

@@ -330,3 +330,34 @@ class InputBuilder:
             node_ids[name] = torch.from_numpy(flat_i[start : start + n].reshape(shape))
             start += n
         return ItemInputs(inputs, index, node_ids)
+
+
+def featured_types(builder: InputBuilder, node_types: Sequence[str], owner: str) -> list[str]:
+    """``node_types`` checked: a non-empty list of distinct types that have features."""
+    if isinstance(node_types, str) or not node_types:
+        raise ConfigError(f"{owner}: node_types must be a non-empty list of types, got {node_types!r}")
+    schema = builder.schema
+    for nt in node_types:
+        if schema[nt].featureless:
+            raise ConfigError(
+                f"{owner}: node type {nt!r} has no features; featured types: "
+                f"{[t for t in schema.node_types if not schema[t].featureless]}"
+            )
+    if len(set(node_types)) != len(node_types):
+        raise ConfigError(f"{owner}: node_types has duplicates: {list(node_types)}")
+    return list(node_types)
+
+
+def distinct_inputs(
+    builder: InputBuilder, node_types: Sequence[str], batch_size: int, seed: int, step: int
+) -> dict[str, EntityInputs]:
+    """Per type, the inputs of ``min(batch_size, n)`` distinct uniform nodes (a pure function
+    of ``(seed, step)``; type ``i`` draws from ``default_rng([seed, step, i])``)."""
+    step = check_int(step, "step", minimum=0)
+    out = {}
+    for i, nt in enumerate(node_types):
+        n = builder.graph.num_nodes[nt]
+        rng = np.random.default_rng([seed, step, i])
+        ids = rng.choice(n, size=min(batch_size, n), replace=False).astype(np.int64)
+        out[nt] = builder.build(nt, ids, step)
+    return out

@@ -23,9 +23,11 @@ from graphrep.models.features import NodeFeaturizer
 from graphrep.models.spectral import spectral_embedding
 from graphrep.samplers.covisit import CoVisitPairSampler
 from graphrep.tasks import (
+    CCATask,
     EntityEntityTask,
     EntityFeatureTask,
     InputBuilder,
+    MaskedFeatureTask,
     MultiTask,
     NeighborConfig,
     QueryEntityTask,
@@ -112,6 +114,15 @@ def _task(cfg: RunConfig, spec: TaskSpec, index: int, builder: InputBuilder, ds:
                               "name": spec.name}  # fmt: skip
     if spec.kind == "entity_feature":
         return EntityFeatureTask(builder, spec.node_types or [], **common)
+    common.pop("temperature")
+    if spec.kind == "masked_features":
+        return MaskedFeatureTask(builder, spec.node_types or [], mask_rate=t.mask_rate,
+                                 gamma=t.sce_gamma, hidden=cfg.model.feature_head_hidden,
+                                 **common)  # fmt: skip
+    if spec.kind == "cca":
+        return CCATask(builder, spec.node_types or [], lam=t.cca_lambda,
+                       feature_drop=t.feature_drop, neighbor_drop=t.neighbor_drop, **common)  # fmt: skip
+    common["temperature"] = t.temperature
     neg: dict[str, Any] = {"num_random_negatives": t.num_random_negatives, "logq": spec.logq}
     if t.num_random_negatives == 0:
         neg["negatives"] = "in_batch"

@@ -21,7 +21,8 @@ from typing import Any
 from graphrep.errors import ConfigError
 from graphrep.utils.config import apply_overrides, from_dict, load_yaml, merge, save_yaml, to_dict
 
-TASK_KINDS = ("entity_entity", "entity_feature", "user_entity", "query_entity")
+TASK_KINDS = ("entity_entity", "entity_feature", "user_entity", "query_entity",
+              "masked_features", "cca")  # fmt: skip
 
 
 def _positive(value: Any, name: str, minimum: float = 1) -> None:
@@ -231,10 +232,13 @@ class TaskSpec:
 
     Args:
         name: unique task name (metric prefix, loss-module name).
-        kind: one of ``entity_entity``, ``entity_feature``, ``user_entity``, ``query_entity``.
+        kind: one of ``entity_entity``, ``entity_feature``, ``user_entity``, ``query_entity``,
+            ``masked_features`` (GraphMAE, :mod:`graphrep.tasks.masked_features`), ``cca``
+            (CCA-SSG, :mod:`graphrep.tasks.cca`).
         weight: its weight in the summed loss (0 switches it off).
         relation: positive pairs' relation (entity/query tasks).
-        node_types: types whose features are retrieved (entity_feature).
+        node_types: types whose features are retrieved (entity_feature), reconstructed
+            (masked_features) or viewed twice (cca).
         batch_size: overrides ``tasks.batch_size``.
         random_negatives: ``"uniform"`` or ``"popularity"`` (default: the task's own).
         metapath: entity_entity positives from random-walk co-visits along this cyclic
@@ -260,8 +264,8 @@ class TaskSpec:
             raise ConfigError(f"tasks.specs[{self.name}].weight must be finite and >= 0")
         if self.kind == "entity_entity" and not (self.relation or self.metapath):
             raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs a relation or metapath")
-        if self.kind == "entity_feature" and not self.node_types:
-            raise ConfigError(f"tasks.specs[{self.name}] (entity_feature) needs node_types")
+        if self.kind in ("entity_feature", "masked_features", "cca") and not self.node_types:
+            raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs node_types")
         if self.random_negatives is not None:
             _choice(self.random_negatives, f"tasks.specs[{self.name}].random_negatives",
                     ("uniform", "popularity"))  # fmt: skip
@@ -297,6 +301,12 @@ class TaskConfig:
             history items' embeddings too.
         specs: the tasks of the multi-task objective (:class:`TaskSpec`; default: the
             Pinterest schema's five).
+        mask_rate: share of a batch's nodes whose own features a ``masked_features`` task
+            masks.
+        sce_gamma: exponent :math:`\\gamma \\ge 1` of its scaled cosine error.
+        cca_lambda: decorrelation weight :math:`\\lambda` of a ``cca`` task.
+        feature_drop: probability that a ``cca`` view masks each feature dimension.
+        neighbor_drop: probability that a ``cca`` view drops each sampled neighbour.
     """
 
     batch_size: int = 128
@@ -309,8 +319,19 @@ class TaskConfig:
     future_weight: float = 1.0
     history_grad: bool = True
     specs: list[TaskSpec] = field(default_factory=_pinterest_tasks)
+    mask_rate: float = 0.5
+    sce_gamma: float = 3.0
+    cca_lambda: float = 1e-3
+    feature_drop: float = 0.2
+    neighbor_drop: float = 0.2
 
     def __post_init__(self) -> None:
+        for name, low, high in (("mask_rate", 0.0, 1.0), ("feature_drop", 0.0, 0.99),
+                                ("neighbor_drop", 0.0, 0.99), ("sce_gamma", 1.0, 100.0),
+                                ("cca_lambda", 0.0, 1e6)):  # fmt: skip
+            v = getattr(self, name)
+            if not (math.isfinite(v) and low <= v <= high):
+                raise ConfigError(f"tasks.{name} must be in [{low}, {high}], got {v!r}")
         for name in ("batch_size", "user_batch_size", "future_window", "num_positions"):
             _positive(getattr(self, name), f"tasks.{name}")
         _positive(self.num_random_negatives, "tasks.num_random_negatives", 0)
