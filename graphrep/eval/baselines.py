@@ -50,8 +50,25 @@ CONTENT_TASKS = ("entity_feature", "masked_features", "cca")
 SPECTRAL_DIM = 256
 
 
-def default_baselines(dataset: GraphDataset) -> list[str]:
-    """The baselines that make sense for ``dataset`` (what ``--baselines`` with no names runs)."""
+def default_baselines(dataset: GraphDataset, cfg: RunConfig | None = None) -> list[str]:
+    """The baselines that make sense for ``dataset`` (what ``--baselines`` with no names runs);
+    with the run's ``cfg``, trained ones that would keep none of its tasks are left out (e.g.
+    ``mf`` of a run trained on self-supervised feature tasks only)."""
+    out = _dataset_baselines(dataset)
+    if cfg is None:
+        return out
+
+    def trainable(name: str) -> bool:
+        try:
+            baseline_config(cfg, name)
+        except ConfigError:
+            return False
+        return True
+
+    return [b for b in out if b not in TRAINED or trainable(b)]
+
+
+def _dataset_baselines(dataset: GraphDataset) -> list[str]:
     if "heldout_co_engaged" in dataset.truth:  # the synthetic graph
         return [b for b in BASELINES if b not in ("mf", "spectral")]
     featured = any(dataset.graph.features.get(t) for t in dataset.graph.node_types)

@@ -54,7 +54,7 @@ def _evaluate(run: RunDir, baselines: Sequence[str], log: Any) -> dict[str, Any]
         )
     dataset = run.dataset(cfg)
     if list(baselines) == ["all"]:
-        baselines = default_baselines(dataset)
+        baselines = default_baselines(dataset, cfg)
     emb = Embeddings.load(run.embeddings)
     models: dict[str, Any] = {}
     wall: dict[str, float] = {}
