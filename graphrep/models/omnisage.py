@@ -221,7 +221,7 @@ class OmniSage(nn.Module):
 
     def add_head(self, name: str, in_dim: int, out_dim: int, hidden: int) -> nn.Module:
         """The task head ``name`` (an MLP ``in_dim -> hidden -> out_dim``, e.g. the decoder of
-        masked feature reconstruction), created if absent; kept in :attr:`hparams` so that
+        masked feature reconstruction), created if absent; kept in ``hparams`` so that
         :meth:`from_hparams` rebuilds it. Call it (through ``attach``) before the optimizer."""
         if not isinstance(name, str) or not name or "." in name:
             raise ConfigError(f"OmniSage.add_head: name must be a non-empty str without '.', got {name!r}")
