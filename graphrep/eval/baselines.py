@@ -16,6 +16,9 @@
 ``spectral``       training-free: the top singular vectors of the degree-normalised adjacency
                    of the dataset's main relation (GF-CF's ideal low-pass filter,
                    :func:`spectral_vectors`)
+``propagated``     training-free: each node's dense raw features averaged over its
+                   personalised-PageRank neighbourhood (SGC/APPNP-style smoothing,
+                   :mod:`graphrep.models.propagated`, :func:`propagated_vectors`)
 ``lightgcn``       LightGCN, 3 layers, 64-d, on the user–item relation of a recommendation
                    dataset (:func:`graphrep.eval.lightgcn_baseline.train_lightgcn`)
 =================  ==========================================================================
@@ -39,23 +42,42 @@ from graphrep.train.config import RunConfig
 
 #: The baselines ``graphrep eval --baselines`` knows, by name.
 BASELINES = (
-    "popularity", "node2vec", "spectral", "lightgcn", "content_only", "pinsage_only",
-    "no_neighbors", "no_sequence", "no_content", "mf",
+    "popularity", "node2vec", "spectral", "propagated", "lightgcn", "content_only",
+    "pinsage_only", "no_neighbors", "no_sequence", "no_content", "mf",
 )  # fmt: skip
 #: The baselines trained by graphrep's own trainer under a derived :class:`RunConfig`.
-TRAINED = BASELINES[4:]
+TRAINED = BASELINES[5:]
+#: Task kinds that read content features (off in the ``no_content`` ablation).
+CONTENT_TASKS = ("entity_feature", "masked_features", "cca")
 #: Dimension of the training-free spectral baseline's vectors.
 SPECTRAL_DIM = 256
 
 
-def default_baselines(dataset: GraphDataset) -> list[str]:
-    """The baselines that make sense for ``dataset`` (what ``--baselines`` with no names runs)."""
+def default_baselines(dataset: GraphDataset, cfg: RunConfig | None = None) -> list[str]:
+    """The baselines that make sense for ``dataset`` (what ``--baselines`` with no names runs);
+    with the run's ``cfg``, trained ones that would keep none of its tasks are left out (e.g.
+    ``mf`` of a run trained on self-supervised feature tasks only)."""
+    out = _dataset_baselines(dataset)
+    if cfg is None:
+        return out
+
+    def trainable(name: str) -> bool:
+        try:
+            baseline_config(cfg, name)
+        except ConfigError:
+            return False
+        return True
+
+    return [b for b in out if b not in TRAINED or trainable(b)]
+
+
+def _dataset_baselines(dataset: GraphDataset) -> list[str]:
     if "heldout_co_engaged" in dataset.truth:  # the synthetic graph
-        return [b for b in BASELINES if b not in ("mf", "spectral")]
+        return [b for b in BASELINES if b not in ("mf", "spectral", "propagated", "lightgcn")]
     featured = any(dataset.graph.features.get(t) for t in dataset.graph.node_types)
     out = ["spectral", "node2vec", "mf", "no_neighbors"]
     if featured:
-        out += ["content_only", "no_content"]
+        out += ["propagated", "content_only", "no_content"]
     if dataset.meta.get("task") == "recommendation":
         out = ["popularity", *out, "lightgcn"]
     return out
@@ -94,7 +116,7 @@ def baseline_config(cfg: RunConfig, name: str) -> RunConfig:
     elif name == "no_content":
         update = {
             "model": {"use_content": False},
-            "tasks": {"specs": _weights(cfg, lambda s: s.kind != "entity_feature")},
+            "tasks": {"specs": _weights(cfg, lambda s: s.kind not in CONTENT_TASKS)},
         }
     else:
         raise ConfigError(f"{name!r} is not a trained baseline; trained ones are {list(TRAINED)}")
@@ -153,6 +175,28 @@ def spectral_vectors(dataset: GraphDataset, cfg: RunConfig) -> dict[str, np.ndar
     return out
 
 
+def propagated_vectors(dataset: GraphDataset, cfg: RunConfig) -> dict[str, np.ndarray]:
+    """The training-free ``propagated`` baseline: per node type, its propagated dense
+    features (``model.propagation``/``propagation_teleport`` of ``cfg``, the walk of its
+    sampler's meta-paths) side by side; types without any get zero vectors of width 1."""
+    from graphrep.models.propagated import propagated_features
+    from graphrep.train.build import build_inputs
+
+    g = dataset.graph
+    builder = build_inputs(cfg.update({"model": {"propagated": False}}), dataset)
+    feats = propagated_features(g, builder.samplers, teleport=cfg.model.propagation_teleport,
+                                method=cfg.model.propagation)  # fmt: skip
+    if not feats:
+        raise ConfigError(
+            "the propagated baseline needs a node type with dense features and a sampler; "
+            f"dataset {dataset.meta.get('name')!r} has none"
+        )
+    out = {t: np.zeros((n, 1), dtype=np.float32) for t, n in g.num_nodes.items()}
+    for t, arrays in feats.items():
+        out[t] = np.concatenate([np.asarray(a, np.float32) for a in arrays.values()], 1)
+    return out
+
+
 def baseline_vectors(
     name: str, cfg: RunConfig, dataset: GraphDataset, workdir: str | Path
 ) -> dict[str, np.ndarray]:
@@ -167,6 +211,8 @@ def baseline_vectors(
         return train_node2vec(dataset.graph, node2vec_config(dataset, cfg))
     if name == "spectral":
         return spectral_vectors(dataset, cfg)
+    if name == "propagated":
+        return propagated_vectors(dataset, cfg)
     if name == "lightgcn":
         from graphrep.eval.lightgcn_baseline import LightGCNConfig, train_lightgcn
 

@@ -65,8 +65,11 @@ def node_classification(vectors: Vectors, ds: GraphDataset, seeds: int = 5) -> d
         x, y, np.asarray(t["train_idx"]), np.asarray(t["valid_idx"]), np.asarray(t["test_idx"]),
         seeds=tuple(range(seeds)),
     )  # fmt: skip
-    return {"accuracy": 100 * res["test_accuracy_mean"], "accuracy_std": 100 * res["test_accuracy_std"],
-            "macro_f1": res["macro_f1_mean"]}  # fmt: skip
+    out = {"accuracy": 100 * res["test_accuracy_mean"], "accuracy_std": 100 * res["test_accuracy_std"],
+           "macro_f1": res["macro_f1_mean"]}  # fmt: skip
+    if res["val_accuracy_mean"] is not None:
+        out["val_accuracy"] = 100 * res["val_accuracy_mean"]
+    return out
 
 
 def link_prediction(

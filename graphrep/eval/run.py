@@ -60,7 +60,7 @@ def _evaluate(run: RunDir, baselines: Sequence[str], log: Any, link_head: bool |
         )
     dataset = run.dataset(cfg)
     if list(baselines) == ["all"]:
-        baselines = default_baselines(dataset)
+        baselines = default_baselines(dataset, cfg)
     emb = Embeddings.load(run.embeddings)
     models: dict[str, Any] = {}
     wall: dict[str, float] = {}

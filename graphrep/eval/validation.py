@@ -122,7 +122,8 @@ def pair_scorer(module: Any, x: np.ndarray, batch_size: int = 65536) -> Any:
 
 
 class ProbeValidator:
-    """Validation accuracy of a linear probe trained on the training nodes."""
+    """Validation accuracy of a linear probe trained on the training nodes (its
+    regularisation chosen on the same validation nodes, every node standardising)."""
 
     metric = "val_accuracy"
 
@@ -137,7 +138,7 @@ class ProbeValidator:
     def __call__(self, model: nn.Module, builder: Any) -> float:
         x = _all(model, builder, self.node_type, self.batch_size)
         res = linear_probe(x[self.train], self.y[self.train], x[self.val], self.y[self.val],
-                           val_x=x[self.val], val_y=self.y[self.val])  # fmt: skip
+                           val_x=x[self.val], val_y=self.y[self.val], reference_x=x)  # fmt: skip
         return float(res.val_accuracy)
 
 

@@ -67,12 +67,15 @@ class FeatureSchema:
     types: dict[str, NodeSchema]
 
     @classmethod
-    def from_graph(cls, graph: HeteroGraph) -> FeatureSchema:
-        """Read dense dimensions, token feature names and vocabulary hints from ``graph``."""
+    def from_graph(
+        cls, graph: HeteroGraph, extra: Mapping[str, Mapping[str, np.ndarray]] | None = None
+    ) -> FeatureSchema:
+        """Read dense dimensions, token feature names and vocabulary hints from ``graph``
+        (and the extra dense features ``extra[type][name]``, after the graph's own)."""
         types = {}
         for nt in graph.node_types:
             dense, text, vocab = {}, [], {}
-            for name, value in graph.features[nt].items():
+            for name, value in {**graph.features[nt], **(extra or {}).get(nt, {})}.items():
                 if isinstance(value, Ragged):
                     text.append(name)
                     vals = value.values
@@ -280,14 +283,35 @@ class NodeFeaturizer:
     Args:
         graph: the graph whose ``features`` are read.
         max_tokens: token features are truncated/padded to this many tokens.
+        extra: more dense features ``{type: {name: [n, d] array}}`` read as if the graph
+            held them (e.g. :func:`graphrep.models.propagated.propagated_features`).
     """
 
-    def __init__(self, graph: HeteroGraph, max_tokens: int = 32) -> None:
+    def __init__(
+        self,
+        graph: HeteroGraph,
+        max_tokens: int = 32,
+        extra: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    ) -> None:
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
             raise GraphValidationError(f"max_tokens must be an int >= 1, got {max_tokens!r}")
         self.graph = graph
         self.max_tokens = max_tokens
-        self.schema = FeatureSchema.from_graph(graph)
+        self.extra: dict[str, dict[str, np.ndarray]] = {}
+        for nt, feats in (extra or {}).items():
+            if nt not in graph.num_nodes:
+                raise SchemaError(f"extra features: unknown node type {nt!r}")
+            for name, value in feats.items():
+                if name in graph.features[nt]:
+                    raise SchemaError(f"extra feature {name!r} of {nt!r} shadows the graph's own")
+                value = np.asarray(value)
+                if value.ndim != 2 or len(value) != graph.num_nodes[nt]:
+                    raise ShapeError(
+                        f"extra feature {name!r} of {nt!r}: expected [{graph.num_nodes[nt]}, d], "
+                        f"got {value.shape}"
+                    )
+                self.extra.setdefault(nt, {})[name] = value
+        self.schema = FeatureSchema.from_graph(graph, self.extra)
         self._log_degree: dict[str, np.ndarray] = {}
 
     def feature_dims(self, node_type: str) -> dict[str, Any]:
@@ -325,6 +349,8 @@ class NodeFeaturizer:
                 f"expected ids in [0, {n}) (replace padded/masked ids by 0 first)"
             )
         feats = self.graph.features[node_type]
+        if node_type in self.extra:
+            feats = {**feats, **self.extra[node_type]}
         dense = {}
         for name in schema.dense:
             rows = np.asarray(feats[name][flat], dtype=np.float32)

@@ -138,7 +138,7 @@ class OmniSage(nn.Module):
             "use_neighbors": bool(use_neighbors), "use_content": bool(use_content),
             "text_buckets": text_buckets, "id_tables": dict(id_tables or {}),
             "light_kwargs": dict(light_kwargs or {}), "encoder_kwargs": dict(encoder_kwargs),
-            "losses": {},
+            "losses": {}, "heads": {},
         }  # fmt: skip
         self.dim = dim
         self.use_neighbors = bool(use_neighbors)
@@ -179,6 +179,7 @@ class OmniSage(nn.Module):
                 **dict(sequence_kwargs or {}),
             )  # fmt: skip
         self.losses = nn.ModuleDict()
+        self.heads = nn.ModuleDict()
 
     @classmethod
     def from_builder(
@@ -200,12 +201,14 @@ class OmniSage(nn.Module):
         """Rebuild an (untrained) model from ``model.hparams``, loss modules included, so that a
         checkpoint's ``state_dict`` loads into it."""
         h = dict(hparams)
-        losses = h.pop("losses", {})
+        losses, heads = h.pop("losses", {}), h.pop("heads", {})
         schema = FeatureSchema.from_dict(h.pop("schema"))
         kwargs = h.pop("encoder_kwargs", {})
         model = cls(schema, **h, **kwargs)
         for name, spec in losses.items():
             model.add_loss(name, **spec)
+        for name, spec in heads.items():
+            model.add_head(name, **spec)
         return model
 
     # ------------------------------------------------------------------ losses
@@ -230,6 +233,28 @@ class OmniSage(nn.Module):
     def link_scorer(self) -> LinkBCE | None:
         """The first loss module with a trained (MLP) link scorer, if any."""
         return next((m for m in self.losses.values() if isinstance(m, LinkBCE) and m.mlp is not None), None)
+
+    def add_head(self, name: str, in_dim: int, out_dim: int, hidden: int) -> nn.Module:
+        """The task head ``name`` (an MLP ``in_dim -> hidden -> out_dim``, e.g. the decoder of
+        masked feature reconstruction), created if absent; kept in ``hparams`` so that
+        :meth:`from_hparams` rebuilds it. Call it (through ``attach``) before the optimizer."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise ConfigError(f"OmniSage.add_head: name must be a non-empty str without '.', got {name!r}")
+        if name not in self.heads:
+            self.heads[name] = nn.Sequential(
+                nn.Linear(in_dim, hidden), nn.PReLU(), nn.Linear(hidden, out_dim)
+            )
+            self.hparams["heads"][name] = {"in_dim": in_dim, "out_dim": out_dim, "hidden": hidden}
+        return self.heads[name]
+
+    def get_head(self, name: str) -> nn.Module:
+        """The registered task head ``name``."""
+        if name not in self.heads:
+            raise ConfigError(
+                f"OmniSage has no head {name!r} (registered: {list(self.heads)}); call "
+                "task.attach(model) before creating the optimizer"
+            )
+        return self.heads[name]
 
     def get_loss(self, name: str) -> Any:
         """The registered loss module ``name``."""

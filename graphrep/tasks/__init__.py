@@ -6,6 +6,7 @@ loss modules on :class:`~graphrep.models.omnisage.OmniSage`) and
 ``loss(model, batch) -> (loss, metrics)``.
 """
 
+from graphrep.tasks.cca import CCATask, TwoViewBatch, cca_ssg_loss
 from graphrep.tasks.entity_entity import EntityEntityTask, PairTaskBatch, RandomNegatives
 from graphrep.tasks.entity_feature import EntityFeatureTask, FeatureTaskBatch
 from graphrep.tasks.inputs import (
@@ -17,6 +18,7 @@ from graphrep.tasks.inputs import (
     NeighborConfig,
     default_samplers,
 )
+from graphrep.tasks.masked_features import MaskedBatch, MaskedFeatureTask, scaled_cosine_error
 from graphrep.tasks.multitask import MultiTask
 from graphrep.tasks.query_entity import QueryEntityTask
 from graphrep.tasks.user_entity import UserEntityTask, UserTaskBatch
@@ -24,18 +26,24 @@ from graphrep.tasks.user_entity import UserEntityTask, UserTaskBatch
 __all__ = [
     "PINTEREST_METAPATHS",
     "PINTEREST_QUOTAS",
+    "CCATask",
     "EntityEntityTask",
     "EntityFeatureTask",
     "EntityInputs",
     "FeatureTaskBatch",
     "InputBuilder",
     "ItemInputs",
+    "MaskedBatch",
+    "MaskedFeatureTask",
     "MultiTask",
     "NeighborConfig",
     "PairTaskBatch",
     "QueryEntityTask",
     "RandomNegatives",
+    "TwoViewBatch",
     "UserEntityTask",
     "UserTaskBatch",
+    "cca_ssg_loss",
     "default_samplers",
+    "scaled_cosine_error",
 ]

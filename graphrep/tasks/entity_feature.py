@@ -25,16 +25,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from graphrep.errors import ConfigError
 from graphrep.models.nodes import NodeBatch
 from graphrep.samplers.args import check_int, check_seed
 from graphrep.samplers.covisit import derive_seed
 from graphrep.tasks.entity_entity import in_batch_accuracy
-from graphrep.tasks.inputs import InputBuilder
+from graphrep.tasks.inputs import InputBuilder, distinct_ids, featured_types
 from graphrep.tasks.pool import Encoded, NodePool, NodeRows, encoded_for, private_pool
 
 _SALT = 0xFEA7
@@ -74,19 +72,7 @@ class EntityFeatureTask:
         seed: int = 0,
         name: str = "entity_feature",
     ) -> None:
-        if isinstance(node_types, str) or not node_types:
-            raise ConfigError(
-                f"EntityFeatureTask: node_types must be a non-empty list of types, got {node_types!r}"
-            )
-        schema = builder.schema
-        for nt in node_types:
-            if schema[nt].featureless:
-                raise ConfigError(
-                    f"EntityFeatureTask: node type {nt!r} has no features to retrieve; featured "
-                    f"types: {[t for t in schema.node_types if not schema[t].featureless]}"
-                )
-        if len(set(node_types)) != len(node_types):
-            raise ConfigError(f"EntityFeatureTask: node_types has duplicates: {list(node_types)}")
+        node_types = featured_types(builder, node_types, "EntityFeatureTask")
         self.builder = builder
         self.node_types = list(node_types)
         self.batch_size = check_int(batch_size, "batch_size", minimum=2)
@@ -126,11 +112,8 @@ class EntityFeatureTask:
         added to ``pool`` (the step's shared one) or to a pool of its own."""
         step = check_int(step, "step", minimum=0)
         pool, own = private_pool(self, step, pool)
-        rows = {}
-        for i, nt in enumerate(self.node_types):
-            n = self.builder.graph.num_nodes[nt]
-            rng = np.random.default_rng([self.seed, step, i])
-            rows[nt] = pool.add(nt, rng.choice(n, size=min(self.batch_size, n), replace=False))
+        ids = distinct_ids(self.builder, self.node_types, self.batch_size, self.seed, step)
+        rows = {nt: pool.add(nt, x) for nt, x in ids.items()}
         return FeatureTaskBatch(rows, pool.build() if own else None)
 
     def loss(

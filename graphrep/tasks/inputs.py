@@ -345,3 +345,41 @@ def flatten_item_groups(
             f"(item types {list(item_types)}), got range [{flat_c.min()}, {flat_c.max()}]"
         )
     return flat_c, flat_i, shapes
+
+
+def featured_types(builder: InputBuilder, node_types: Sequence[str], owner: str) -> list[str]:
+    """``node_types`` checked: a non-empty list of distinct types that have features."""
+    if isinstance(node_types, str) or not node_types:
+        raise ConfigError(f"{owner}: node_types must be a non-empty list of types, got {node_types!r}")
+    schema = builder.schema
+    for nt in node_types:
+        if schema[nt].featureless:
+            raise ConfigError(
+                f"{owner}: node type {nt!r} has no features; featured types: "
+                f"{[t for t in schema.node_types if not schema[t].featureless]}"
+            )
+    if len(set(node_types)) != len(node_types):
+        raise ConfigError(f"{owner}: node_types has duplicates: {list(node_types)}")
+    return list(node_types)
+
+
+def distinct_ids(
+    builder: InputBuilder, node_types: Sequence[str], batch_size: int, seed: int, step: int
+) -> dict[str, np.ndarray]:
+    """Per type, ``min(batch_size, n)`` distinct uniform node ids (a pure function of
+    ``(seed, step)``; type ``i`` draws from ``default_rng([seed, step, i])``)."""
+    step = check_int(step, "step", minimum=0)
+    out = {}
+    for i, nt in enumerate(node_types):
+        n = builder.graph.num_nodes[nt]
+        rng = np.random.default_rng([seed, step, i])
+        out[nt] = rng.choice(n, size=min(batch_size, n), replace=False).astype(np.int64)
+    return out
+
+
+def distinct_inputs(
+    builder: InputBuilder, node_types: Sequence[str], batch_size: int, seed: int, step: int
+) -> dict[str, EntityInputs]:
+    """Per type, the inputs of the nodes :func:`distinct_ids` draws."""
+    ids = distinct_ids(builder, node_types, batch_size, seed, step)
+    return {nt: builder.build(nt, x, step) for nt, x in ids.items()}

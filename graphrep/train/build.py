@@ -19,12 +19,15 @@ from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError
 from graphrep.graph.heterograph import HeteroGraph
 from graphrep.models import OmniSage
+from graphrep.models.features import NodeFeaturizer
 from graphrep.models.spectral import spectral_embedding
 from graphrep.samplers.covisit import CoVisitPairSampler
 from graphrep.tasks import (
+    CCATask,
     EntityEntityTask,
     EntityFeatureTask,
     InputBuilder,
+    MaskedFeatureTask,
     MultiTask,
     NeighborConfig,
     QueryEntityTask,
@@ -70,7 +73,8 @@ def _read_dataset(cfg: DataConfig) -> GraphDataset:
 
 
 def build_inputs(cfg: RunConfig, dataset: GraphDataset) -> InputBuilder:
-    """Featurizer + importance samplers of every node type, as the config says."""
+    """Featurizer + importance samplers of every node type, as the config says (and, with
+    ``model.propagated``, the propagated features as one more dense feature per type)."""
     s = cfg.sampling
     kwargs: dict[str, Any] = {
         "num_walks": s.num_walks, "num_traversals": s.num_traversals,
@@ -81,7 +85,14 @@ def build_inputs(cfg: RunConfig, dataset: GraphDataset) -> InputBuilder:
     if s.quotas is not None:
         kwargs["quotas"] = s.quotas
     samplers = default_samplers(dataset.graph, NeighborConfig(**kwargs))
-    return InputBuilder(dataset.graph, samplers, max_tokens=cfg.model.max_tokens)
+    extra = None
+    if cfg.model.propagated:  # one more dense feature per type (cached per graph)
+        from graphrep.models.propagated import propagated_features
+
+        extra = propagated_features(dataset.graph, samplers, teleport=cfg.model.propagation_teleport,
+                                    method=cfg.model.propagation)  # fmt: skip
+    featurizer = NodeFeaturizer(dataset.graph, cfg.model.max_tokens, extra)
+    return InputBuilder(dataset.graph, samplers, featurizer)
 
 
 def cut_time(dataset: GraphDataset) -> int:
@@ -103,6 +114,15 @@ def _task(cfg: RunConfig, spec: TaskSpec, index: int, builder: InputBuilder, ds:
                               "name": spec.name}  # fmt: skip
     if spec.kind == "entity_feature":
         return EntityFeatureTask(builder, spec.node_types or [], **common)
+    common.pop("temperature")
+    if spec.kind == "masked_features":
+        return MaskedFeatureTask(builder, spec.node_types or [], mask_rate=t.mask_rate,
+                                 gamma=t.sce_gamma, hidden=cfg.model.feature_head_hidden,
+                                 **common)  # fmt: skip
+    if spec.kind == "cca":
+        return CCATask(builder, spec.node_types or [], lam=t.cca_lambda,
+                       feature_drop=t.feature_drop, neighbor_drop=t.neighbor_drop, **common)  # fmt: skip
+    common["temperature"] = t.temperature
     neg: dict[str, Any] = {"num_random_negatives": t.num_random_negatives, "logq": spec.logq}
     if t.num_random_negatives == 0:
         neg["negatives"] = "in_batch"
@@ -153,7 +173,7 @@ def build_model(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) ->
     if m.encoder == "pinsage":
         kw.update(hidden=m.mlp_hidden)
     else:
-        kw.update(num_heads=m.num_heads, mlp_hidden=m.mlp_hidden)
+        kw.update(num_heads=m.num_heads, mlp_hidden=m.mlp_hidden, dropout=m.dropout)
     model = OmniSage.from_builder(
         builder, dataset.events if m.sequence else None, node_types=m.node_types,
         dim=m.dim, encoder=m.encoder, sequence=m.sequence, use_neighbors=m.use_neighbors,

@@ -21,7 +21,8 @@ from typing import Any
 from graphrep.errors import ConfigError
 from graphrep.utils.config import apply_overrides, from_dict, load_yaml, merge, save_yaml, to_dict
 
-TASK_KINDS = ("entity_entity", "entity_feature", "user_entity", "query_entity")
+TASK_KINDS = ("entity_entity", "entity_feature", "user_entity", "query_entity",
+              "masked_features", "cca")  # fmt: skip
 
 
 def _positive(value: Any, name: str, minimum: float = 1) -> None:
@@ -140,6 +141,13 @@ class ModelConfig:
             type), ``false`` (none) or a list of the node types to normalise (e.g.
             ``[user]``: cosine-normalised users against unnormalised items, whose norms
             then carry popularity into dot-product ranking).
+        propagated: give every featured type with a sampler one more input token per
+            dense feature: its PPR average over the type's meta-path walk
+            (:mod:`graphrep.models.propagated`), computed once, parameter-free.
+        propagation: how: ``"exact"`` (sparse power iteration), ``"sampled"`` (the
+            importance sampler's weights) or ``"auto"`` (exact up to 2M nodes).
+        propagation_teleport: the PPR teleport probability :math:`\\alpha` of it, in (0, 1].
+        dropout: dropout of the entity encoders' transformer layers.
     """
 
     encoder: str = "entity"
@@ -165,8 +173,19 @@ class ModelConfig:
     spectral_beta: float = 0.0
     spectral_reg: float = 0.0
     light_normalize: bool | list[str] = True
+    propagated: bool = False
+    propagation: str = "auto"
+    propagation_teleport: float = 0.1
+    dropout: float = 0.0
 
     def __post_init__(self) -> None:
+        _choice(self.propagation, "model.propagation", ("auto", "exact", "sampled"))
+        if not (math.isfinite(self.propagation_teleport) and 0.0 < self.propagation_teleport <= 1.0):
+            raise ConfigError(
+                f"model.propagation_teleport must be in (0, 1], got {self.propagation_teleport!r}"
+            )
+        if not (math.isfinite(self.dropout) and 0.0 <= self.dropout < 1.0):
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
         _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))
         _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
         _positive(self.id_budget_mb, "model.id_budget_mb")
@@ -238,10 +257,13 @@ class TaskSpec:
 
     Args:
         name: unique task name (metric prefix, loss-module name).
-        kind: one of ``entity_entity``, ``entity_feature``, ``user_entity``, ``query_entity``.
+        kind: one of ``entity_entity``, ``entity_feature``, ``user_entity``, ``query_entity``,
+            ``masked_features`` (GraphMAE, :mod:`graphrep.tasks.masked_features`), ``cca``
+            (CCA-SSG, :mod:`graphrep.tasks.cca`).
         weight: its weight in the summed loss (0 switches it off).
         relation: positive pairs' relation (entity/query tasks).
-        node_types: types whose features are retrieved (entity_feature).
+        node_types: types whose features are retrieved (entity_feature), reconstructed
+            (masked_features) or viewed twice (cca).
         batch_size: overrides ``tasks.batch_size``.
         random_negatives: ``"uniform"`` or ``"popularity"`` (default: the task's own).
         metapath: entity_entity positives from random-walk co-visits along this cyclic
@@ -276,8 +298,8 @@ class TaskSpec:
             raise ConfigError(f"tasks.specs[{self.name}].weight must be finite and >= 0")
         if self.kind == "entity_entity" and not (self.relation or self.metapath):
             raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs a relation or metapath")
-        if self.kind == "entity_feature" and not self.node_types:
-            raise ConfigError(f"tasks.specs[{self.name}] (entity_feature) needs node_types")
+        if self.kind in ("entity_feature", "masked_features", "cca") and not self.node_types:
+            raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs node_types")
         _choice(self.loss, f"tasks.specs[{self.name}].loss", ("softmax", "bce"))
         _choice(self.scorer, f"tasks.specs[{self.name}].scorer", ("dot", "hadamard_mlp"))
         if (self.loss, self.scorer) != ("softmax", "dot") and self.kind != "entity_entity":
@@ -324,6 +346,12 @@ class TaskConfig:
             draw per step (fewer nodes to encode; changes the sampled data).
         specs: the tasks of the multi-task objective (:class:`TaskSpec`; default: the
             Pinterest schema's five).
+        mask_rate: share of a batch's nodes whose own features a ``masked_features`` task
+            masks.
+        sce_gamma: exponent :math:`\\gamma \\ge 1` of its scaled cosine error.
+        cca_lambda: decorrelation weight :math:`\\lambda` of a ``cca`` task.
+        feature_drop: probability that a ``cca`` view masks each feature dimension.
+        neighbor_drop: probability that a ``cca`` view drops each sampled neighbour.
     """
 
     batch_size: int = 128
@@ -338,8 +366,19 @@ class TaskConfig:
     share_inputs: bool = True
     share_negatives: bool = False
     specs: list[TaskSpec] = field(default_factory=_pinterest_tasks)
+    mask_rate: float = 0.5
+    sce_gamma: float = 3.0
+    cca_lambda: float = 1e-3
+    feature_drop: float = 0.2
+    neighbor_drop: float = 0.2
 
     def __post_init__(self) -> None:
+        for name, low, high in (("mask_rate", 0.0, 1.0), ("feature_drop", 0.0, 0.99),
+                                ("neighbor_drop", 0.0, 0.99), ("sce_gamma", 1.0, 100.0),
+                                ("cca_lambda", 0.0, 1e6)):  # fmt: skip
+            v = getattr(self, name)
+            if not (math.isfinite(v) and low <= v <= high):
+                raise ConfigError(f"tasks.{name} must be in [{low}, {high}], got {v!r}")
         for name in ("batch_size", "user_batch_size", "future_window", "num_positions"):
             _positive(getattr(self, name), f"tasks.{name}")
         _positive(self.num_random_negatives, "tasks.num_random_negatives", 0)

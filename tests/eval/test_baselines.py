@@ -54,3 +54,34 @@ def test_popularity_ranks_by_training_degree():
     cfg = preset("tiny").eval
     m = evaluate_task(vec, task, cfg)
     assert m["recall@10"] >= 0.9  # ties at the 10th place may swap one item
+
+
+def test_propagated_baseline_beats_raw_features_on_a_planted_citation_graph(tmp_path):
+    from graphrep.data.planetoid import load_planetoid
+    from graphrep.eval.baselines import baseline_vectors, default_baselines
+    from graphrep.eval.protocols import node_classification
+    from tests.planted import write_planetoid
+
+    root = write_planetoid(tmp_path / "data", features=1000)  # few class words, much noise
+    ds = load_planetoid("Cora", root, cache_dir=tmp_path / "cache")
+    assert "propagated" in default_baselines(ds)
+    cfg = preset("cora")
+    vec = baseline_vectors("propagated", cfg, ds, tmp_path / "runs")
+    x = ds.graph.features["paper"]["x"]
+    assert vec["paper"].shape == x.shape and "x@ppr" not in ds.graph.features["paper"]
+    smoothed = node_classification(vec, ds, seeds=1)["accuracy"]
+    raw = node_classification({"paper": x}, ds, seeds=1)["accuracy"]
+    assert smoothed > raw + 5, (smoothed, raw)  # citations stay within a class
+
+
+def test_default_baselines_leave_out_trained_ones_without_a_task(tmp_path):
+    from graphrep.data.planetoid import load_planetoid
+    from graphrep.eval.baselines import default_baselines
+    from tests.planted import write_planetoid
+
+    ds = load_planetoid("Cora", write_planetoid(tmp_path / "data"), cache_dir=tmp_path / "cache")
+    cfg = preset("cora")  # self-supervised feature tasks only: mf / no_content keep no task
+    assert {"mf", "no_content"} <= set(default_baselines(ds))
+    chosen = default_baselines(ds, cfg)
+    assert "mf" not in chosen and "no_content" not in chosen
+    assert {"propagated", "node2vec", "no_neighbors", "content_only"} <= set(chosen)
