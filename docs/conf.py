@@ -43,13 +43,16 @@ nitpicky = True
 _EXTERNAL = (
     "numpy", "np", "torch", "pandas", "pd", "scipy", "networkx", "nx", "faiss", "pyarrow",
     "numba", "yaml", "ogb", "torch_geometric", "dgl", "sklearn", "tqdm", "rich",
-    "tensorboard", *sorted(sys.stdlib_module_names),
+    "tensorboard", "fastapi", "pydantic", "annotated_types", "uvicorn", "starlette",
+    "httpx", *sorted(sys.stdlib_module_names),
 )
 nitpick_ignore_regex = [
     (r"py:.*", rf"({'|'.join(_EXTERNAL)})(\..+)?"),
     (r"py:class", r"optional|Path|Tensor|Number"),  # napoleon's "int, optional"; short names
     (r"py:obj", r"-?[\d.]+(e-?\d+)?|\d+\*\*\d+|True|False|None|\(\)|\[\]|\{\}|\"[^\"]*\"|'[^']*'"),
     (r"py:class", r"graphrep\..*\.[A-Z]"),  # TypeVars (T) of generic helpers
+    # pydantic fields' metadata, shown in the service schemas' signatures
+    (r"py:class", r"FieldInfo|NoneType|_PydanticGeneralMetadata|MaxLen|MinLen|Gt|Ge|Lt|Le"),
 ]
 
 # --- autodoc / napoleon: Google-style docstrings with RST math ---------------------------

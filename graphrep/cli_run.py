@@ -5,7 +5,9 @@ The contract later tools rely on::
     graphrep train --preset P [--graph DIR] --out RUN [--config YAML] [--set a.b=v ...] [--resume]
     graphrep config --preset P [--config YAML] [--set a.b=v ...]   # the resolved YAML, commented
     graphrep embed RUN [--out DIR [--overwrite]] [--dtype float16] [--index hnsw]
-    graphrep eval RUN [--baselines [NAME ...]]      # prints the table, writes RUN/metrics.json
+    graphrep embed RUN --update CHANGES            # incremental refresh -> a new version
+    graphrep serve RUN [--host 127.0.0.1] [--port 8000]
+    graphrep eval RUN [--baselines [NAME ...]] [--link-head]  # prints the table, writes RUN/metrics.json
     graphrep neighbors RUN --type T --id X [-k 10] [--target-type U]
 """
 
@@ -114,6 +116,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from graphrep.embed.store import Embeddings
     from graphrep.utils.collectives import get_rank
 
+    if args.update:
+        return _refresh(args)
+
     kw = {k: v for k, v in (("dtype", args.dtype), ("index", args.index)) if v is not None}
     out = export_run(args.run, args.out, overwrite=True if args.overwrite else None, **kw)
     if get_rank() != 0:
@@ -124,13 +129,39 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refresh(args: argparse.Namespace) -> int:
+    from graphrep.embed.refresh import refresh_run
+    from graphrep.embed.versions import embeddings_path
+
+    if args.out or args.dtype or args.index:
+        raise ConfigError("--update writes the next version of RUN's embeddings with their dtype "
+                          "and indexes; drop --out/--dtype/--index")
+    report = refresh_run(args.run, args.update)
+    parts = ", ".join(f"{t} {c['encoded']:,} of {c['total']:,}" for t, c in report.types.items())
+    print(f"version {report.version}: re-encoded {parts} in {report.wall_s['total']:.1f}s "
+          f"-> {embeddings_path(args.run, report.version)}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from graphrep.serve.app import serve
+    except ImportError as exc:
+        raise ConfigError(f"graphrep serve needs the serve extra: pip install 'graphrep[serve]' "
+                          f"({exc})") from None
+    print(f"serving {args.run} on http://{args.host}:{args.port} (docs: /docs)", flush=True)
+    serve(args.run, args.host, args.port, exact_max=args.exact_max, encode=not args.no_encode,
+          ef_search=args.ef_search)
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from graphrep.eval.report import results_table
     from graphrep.eval.run import evaluate_run
     from graphrep.train.rundir import RunDir
 
     baselines = [] if args.baselines is None else (args.baselines or ["all"])
-    result = evaluate_run(args.run, baselines, log=print)
+    result = evaluate_run(args.run, baselines, log=print, link_head=args.link_head)
     synthetic = result["protocol"]["task"] == "synthetic"
     extra = ["pin_topic_purity@10", "p90_coverage@10"] if synthetic else []
     print(results_table(result["models"], result["protocol"]["headline"], extra))
@@ -140,10 +171,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_neighbors(args: argparse.Namespace) -> int:
     from graphrep.embed.store import Embeddings
+    from graphrep.embed.versions import embeddings_path
     from graphrep.train.rundir import RunDir
 
     run = RunDir(args.run)
-    emb = Embeddings.load(run.embeddings if run.embeddings.exists() else run.path)
+    emb = Embeddings.load(embeddings_path(run) if run.embeddings.exists() else run.path)
     qid: object = args.id
     if emb.ids(args.type).dtype.kind in "iu":  # integer external ids
         try:
@@ -228,12 +260,28 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    "not write are never deleted)")  # fmt: skip
     e.add_argument("--dtype", choices=["float32", "float16", "int8"])
     e.add_argument("--index", choices=["none", "flat", "hnsw", "ivf"])
+    e.add_argument("--update", metavar="CHANGES",
+                   help="directory of change tables (nodes_<type>, edges_<relation>, actions "
+                   ".parquet): re-encode only what they affect and publish the next version")  # fmt: skip
     e.set_defaults(func=cmd_embed)
+
+    s = sub.add_parser("serve", help="serve a run's embeddings over HTTP (needs graphrep[serve])")
+    s.add_argument("run", help="run directory (or an embeddings directory)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default: localhost only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--exact-max", type=int, default=10_000,
+                   help="exact search up to this many rows of a target type, HNSW above")
+    s.add_argument("--ef-search", type=int, default=32, help="HNSW search breadth (recall vs speed)")
+    s.add_argument("--no-encode", action="store_true", help="do not load the model (/encode off)")
+    s.set_defaults(func=cmd_serve)
 
     v = sub.add_parser("eval", help="evaluate a run's embeddings (and baselines); print the table")
     v.add_argument("run", help="run directory")
     v.add_argument("--baselines", nargs="*", metavar="NAME",
                    help="also train/score baselines (no names: all of them)")  # fmt: skip
+    v.add_argument("--link-head", action="store_true", default=None,
+                   help="link datasets: also score by the run's jointly trained link head, or by "
+                        "OGB's head trained on the frozen embeddings")  # fmt: skip
     v.set_defaults(func=cmd_eval)
 
     n = sub.add_parser("neighbors", help="nearest neighbours of one node, across types")

@@ -94,6 +94,27 @@ def test_neighbors_unknown_id(run, capsys):
     assert "999999" in capsys.readouterr().err
 
 
+def test_embed_update_publishes_a_version_neighbors_reads_it(holdout, make_run, tmp_path, capsys):
+    from graphrep.data.holdout_nodes import edges_touching, node_rows
+    from graphrep.embed.changes import Changes
+
+    run = make_run(tmp_path / "run", holdout.train)
+    held = holdout.held[:2]
+    changes = Changes({"pin": node_rows(holdout.full.graph, "pin", held)},
+                      {"contains": edges_touching(holdout.full.graph, "pin", held)[
+                          ("board", "contains", "pin")]})  # fmt: skip
+    (tmp_path / "changes").mkdir()
+    changes.write(tmp_path / "changes")
+    capsys.readouterr()
+    assert main(["embed", str(run.path), "--update", str(tmp_path / "changes")]) == 0
+    out = capsys.readouterr().out
+    assert "version 1" in out and "pin" in out
+    assert main(["neighbors", str(run.path), "--type", "pin", "--id", str(held[0]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["neighbors"]
+    assert main(["embed", str(run.path), "--update", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
 def test_embed_out_never_deletes_a_users_files(run, tmp_path, capsys):
     v = tmp_path / "v"
     v.mkdir()

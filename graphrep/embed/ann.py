@@ -250,11 +250,42 @@ def build_store_index(root: Path, manifest: dict[str, Any], entity_type: str,
     ``manifest``) is replaced atomically, so readers never see a recorded missing index.
     """
     index = build_index(vectors, kind, metric, **params)
+    record_store_index(root, manifest, entity_type, index, kind, metric)
+    return index
+
+
+def record_store_index(root: Path, manifest: dict[str, Any], entity_type: str, index: Any,
+                       kind: str, metric: str = "ip") -> None:
+    """Write a built ``index`` as ``root/index_<entity_type>.faiss`` (atomically), then
+    record it in ``root/manifest.json`` (replaced atomically)."""
     rel = f"index_{safe_name(entity_type, 'entity type')}.faiss"
     save_index(index, root / rel)
     manifest.setdefault("indexes", {})[entity_type] = {"file": rel, "kind": kind, "metric": metric}
     with atomic_file(root / "manifest.json", "w") as f:
         json.dump(manifest, f, indent=1)
+
+
+def patch_hnsw(index: Any, vectors: np.ndarray, changed: np.ndarray) -> Any:
+    """Update an HNSW index in place for an incremental refresh: rows ``changed`` (of the
+    ``index.ntotal`` indexed ones) get their new ``vectors``, rows past ``ntotal`` are
+    inserted. The graph links of changed rows stay those built for their old vectors
+    (distances are exact; the search may miss a moved vector's new neighbours), so
+    refresh only a small share of rows this way and rebuild otherwise."""
+    faiss = _faiss()
+    index = faiss.downcast_index(index)
+    if not isinstance(index, faiss.IndexHNSWFlat):
+        raise ConfigError(f"patch_hnsw: expected an HNSW flat index, got {type(index).__name__}")
+    x = _as_matrix(vectors, "vectors", index.d)
+    n = int(index.ntotal)
+    if len(x) < n:
+        raise ShapeError(f"patch_hnsw: {len(x)} vectors for an index of {n}")
+    storage = faiss.downcast_index(index.storage)
+    xb = faiss.rev_swig_ptr(storage.get_xb(), n * index.d).reshape(n, index.d)
+    rows = np.asarray(changed, dtype=np.int64)
+    rows = rows[rows < n]
+    xb[rows] = x[rows]
+    if len(x) > n:
+        index.add(x[n:])
     return index
 
 
@@ -296,6 +327,8 @@ __all__ = [
     "exact_search",
     "load_index",
     "load_store_index",
+    "patch_hnsw",
+    "record_store_index",
     "save_index",
     "search",
     "top_k",

@@ -23,7 +23,7 @@ import numpy as np
 
 from graphrep import __version__
 from graphrep.data.dataset import GraphDataset
-from graphrep.embed.inference import embed_nodes, embed_users
+from graphrep.embed.inference import _chunks, embed_users, encode_nodes
 from graphrep.embed.sharded import ShardWriter, merge_shards, shard_range
 from graphrep.embed.store import Embeddings, EmbeddingWriter
 from graphrep.models import OmniSage
@@ -86,8 +86,9 @@ def export_embeddings(
                 ids = graph.external_ids(nt)
                 rows = shard_range(len(ids), rank, world)
                 start = rows[0]
-                for chunk in embed_nodes(model, builder, nt, bs, rows):
-                    w.add(nt, chunk, ids[start : start + len(chunk)])
+                for chunk, nbr in (next(encode_nodes(model, builder, nt, c, bs))
+                                   for c in _chunks(len(ids), bs, rows)):  # fmt: skip
+                    w.add(nt, chunk, ids[start : start + len(chunk)], rows=nbr)
                     if nt in tables:
                         tables[nt][start : start + len(chunk)] = chunk
                     start += len(chunk)

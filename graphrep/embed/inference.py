@@ -14,6 +14,7 @@ any history get a zero vector (they score 0 against everything).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,18 +50,48 @@ def embed_ids(
     return out
 
 
+def neighborhood_rows(
+    neighbors: Mapping[str, tuple[Any, Any, Any]],
+) -> dict[str, np.ndarray]:
+    """Per-row arrays of sampled neighbourhoods (``{type: (ids, weights, mask)}``, ids as a
+    tensor or a ``FeatureBatch``): ``nbr.<type>.ids`` ``int64 [b, k]`` (``-1`` on padding)
+    and ``nbr.<type>.weights`` ``float32 [b, k]``, as an export stores them."""
+    out = {}
+    for t, (ids, w, m) in neighbors.items():
+        ids = getattr(ids, "ids", ids)
+        m = np.asarray(m, dtype=bool)
+        out[f"nbr.{t}.ids"] = np.where(m, np.asarray(ids, dtype=np.int64), -1)
+        out[f"nbr.{t}.weights"] = np.where(m, np.asarray(w, dtype=np.float32), np.float32(0))
+    return out
+
+
 @torch.no_grad()
+def encode_nodes(
+    model: OmniSage, builder: InputBuilder, node_type: str, ids: np.ndarray, batch_size: int = 1024,
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Yield ``([b, D] float32 vectors, neighbourhood rows)`` of the nodes ``ids`` in chunks
+    (see :func:`neighborhood_rows`)."""
+    model.eval()
+    device = next(model.parameters()).device
+    ids = np.asarray(ids, dtype=np.int64)
+    for lo in range(0, len(ids), batch_size):
+        inputs = builder.build(node_type, ids[lo : lo + batch_size], step=INFERENCE_STEP)
+        z = model.embed(node_type, inputs.to(device)).float().cpu().numpy()
+        nbr = neighborhood_rows(inputs.neighbors)
+        if inputs.inverse is not None:
+            inv = inputs.inverse.numpy()
+            nbr = {k: v[inv] for k, v in nbr.items()}
+        yield z, nbr
+
+
 def embed_nodes(
     model: OmniSage, builder: InputBuilder, node_type: str, batch_size: int = 1024,
     rows: tuple[int, int] | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield ``[b, D]`` float32 chunks of the embeddings of ``node_type`` nodes in id order
     (all of them, or the ids in ``rows = (start, stop)``: a rank's shard)."""
-    model.eval()
-    device = next(model.parameters()).device
     for ids in _chunks(builder.graph.num_nodes[node_type], batch_size, rows):
-        inputs = builder.build(node_type, ids, step=INFERENCE_STEP).to(device)
-        yield model.embed(node_type, inputs).float().cpu().numpy()
+        yield next(encode_nodes(model, builder, node_type, ids, len(ids) or 1))[0]
 
 
 @torch.no_grad()

@@ -159,9 +159,10 @@ def merge_shards(out_dir: str | os.PathLike, world_size: int, dim: int, dtype: s
         for t in shards[0].types:
             full = [s for s in shards if s.count(t)] or shards[:1]  # an all-empty type stays
             for s in full:
-                vec, ids = s.vectors(t), s.ids(t)
+                vec, ids, extra = s.vectors(t), s.ids(t), s.row_arrays(t)
                 for lo in range(0, max(len(ids), 1), chunk_rows):
-                    w.add(t, vec[lo : lo + chunk_rows], np.asarray(ids[lo : lo + chunk_rows]))
+                    part = {k: v[lo : lo + chunk_rows] for k, v in extra.items()}
+                    w.add(t, vec[lo : lo + chunk_rows], np.asarray(ids[lo : lo + chunk_rows]), part)
     del shards  # release the memory maps before deleting their files
     if not keep_shards:
         shutil.rmtree(shard_root(out), ignore_errors=True)

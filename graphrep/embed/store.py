@@ -7,6 +7,8 @@ Layout (every array a memory-mappable ``.npy``, never pickle)::
     DIR/<type>/vectors.npy          [n, dim] float32 | float16 | int8
     DIR/<type>/scales.npy           [n] float32 per-row scales (int8 only)
     DIR/<type>/ids.npy              [n] external ids (int64 or unicode)
+    DIR/<type>/rows/<name>.npy      optional per-row arrays [n, ...] (e.g. the sampled
+                                    neighbourhoods an incremental refresh compares against)
     DIR/index_<type>.faiss          optional faiss index (:meth:`Embeddings.build_indexes`)
 
 (``<type>`` in its :func:`~graphrep.utils.safepath.safe_name` form; the manifest
@@ -117,9 +119,11 @@ class EmbeddingWriter:
         self._root = self._cm.__enter__()
         return self
 
-    def add(self, entity_type: str, vectors: np.ndarray, ids: np.ndarray | None = None) -> None:
+    def add(self, entity_type: str, vectors: np.ndarray, ids: np.ndarray | None = None,
+            rows: dict[str, np.ndarray] | None = None) -> None:
         """Append ``vectors`` ``[n, dim]`` (and their external ``ids``, default a running
-        ``arange``) to ``entity_type``; call repeatedly to stream chunks."""
+        ``arange``) to ``entity_type``; call repeatedly to stream chunks. ``rows`` holds
+        per-row arrays ``[n, ...]`` stored beside the vectors (the same names every call)."""
         if self._cm is None:
             raise ConfigError("EmbeddingWriter.add: use the writer inside a `with` block")
         if not (isinstance(entity_type, str) and entity_type):
@@ -144,6 +148,7 @@ class EmbeddingWriter:
         if st["id_kind"] not in (None, kind):
             raise ShapeError(f"ids of {entity_type!r}: got {kind} ids after {st['id_kind']} ids")
         st["id_kind"] = kind
+        self._add_rows(entity_type, st, dict(rows or {}), len(x))
         st["ids"].append(ids)
         if self.dtype == "int8":
             amax = np.abs(x).max(axis=1)
@@ -153,10 +158,28 @@ class EmbeddingWriter:
         else:
             st["vec"].append(x)
 
+    def _add_rows(self, t: str, st: dict[str, Any], rows: dict[str, np.ndarray], n: int) -> None:
+        if st["vec"].rows and set(rows) != set(st["rows"]):
+            raise ShapeError(f"rows of {t!r}: got arrays {sorted(rows)} after {sorted(st['rows'])}")
+        for name, arr in rows.items():
+            arr = np.asarray(arr)
+            if arr.ndim < 1 or len(arr) != n:
+                raise ShapeError(f"rows[{name!r}] of {t!r}: expected a named array with {n} rows, "
+                                 f"got shape {arr.shape}")
+            if name not in st["rows"]:
+                st["rows"][name] = _NpyAppender(
+                    self._root, f"{st['dir']}/rows/{safe_name(name, 'row array')}.npy",
+                    arr.dtype.str, arr.shape[1:])
+            app = st["rows"][name]
+            if arr.shape[1:] != app.row_shape:
+                raise ShapeError(f"rows[{name!r}] of {t!r}: row shape {arr.shape[1:]} after "
+                                 f"{app.row_shape}")
+            app.append(arr)
+
     def _open(self, t: str) -> dict[str, Any]:
         d = safe_name(t, "entity type")
         vec = _NpyAppender(self._root, f"{d}/vectors.npy", self.dtype, (self.dim,))
-        st: dict[str, Any] = {"vec": vec, "ids": [], "id_kind": None, "dir": d}
+        st: dict[str, Any] = {"vec": vec, "ids": [], "id_kind": None, "rows": {}, "dir": d}
         if self.dtype == "int8":
             st["scales"] = _NpyAppender(self._root, f"{d}/scales.npy", "float32", ())
         self._types[t] = st
@@ -171,6 +194,7 @@ class EmbeddingWriter:
             types[t] = {"count": n, "id_kind": st["id_kind"] or "int",
                         "vectors": st["vec"].finish(),
                         "scales": st["scales"].finish() if "scales" in st else None,
+                        "rows": {k: a.finish() for k, a in st["rows"].items()},
                         "ids": write_array(self._root, f"{st['dir']}/ids.npy", ids)}
         write_manifest(self._root, {"format": FORMAT, "version": VERSION, "dim": self.dim,
                                     "dtype": self.dtype, "graphrep_version": graphrep.__version__,
@@ -185,8 +209,10 @@ class EmbeddingWriter:
             exc = sys.exc_info()
             raise
         finally:
-            for f in [x.f for st in self._types.values() for x in st.values() if hasattr(x, "f")]:
-                f.close()
+            for st in self._types.values():
+                for x in [*st.values(), *st["rows"].values()]:
+                    if hasattr(x, "f"):
+                        x.f.close()
             if cm is not None:
                 cm.__exit__(*exc)  # renames into place, or removes the temporary dir
 
@@ -258,6 +284,10 @@ class Embeddings:
                 if a["vec"].shape != (n, dim) or a["ids"].shape != (n,):
                     raise GraphFormatError(f"{root}: arrays of {t!r} disagree with count {n}")
                 _check_loaded(root, t, a)
+                a["rows"] = {k: read_array(root, v, mmap, f"rows {k!r} of {t!r}")
+                             for k, v in e.get("rows", {}).items()}  # fmt: skip
+                if any(len(v) != n for v in a["rows"].values()):
+                    raise GraphFormatError(f"{root}: a per-row array of {t!r} has not {n} rows")
                 arrays[t] = a
             for t, e in m["indexes"].items():
                 where = f"{root / 'manifest.json'} (faiss index of {t!r})"
@@ -290,6 +320,10 @@ class Embeddings:
     def ids(self, entity_type: str) -> np.ndarray:
         """External ids ``[n]`` (int64 or str) of ``entity_type``, in row order."""
         return self._get(entity_type)["ids"]
+
+    def row_arrays(self, entity_type: str) -> dict[str, np.ndarray]:
+        """The per-row arrays stored beside ``entity_type``'s vectors (name -> ``[n, ...]``)."""
+        return dict(self._get(entity_type)["rows"])
 
     def _rows(self, t: str, rows: Any) -> np.ndarray:
         a = self._get(t)
@@ -324,6 +358,10 @@ class Embeddings:
                               f"{entity_type!r} ({len(bad)} of {len(q)} missing)")
         return order[pos].astype(np.int64)
 
+    def vectors_at(self, entity_type: str, rows: Any) -> np.ndarray:
+        """float32 vectors of rows ``rows`` (indexes or a slice), dequantised."""
+        return self._rows(entity_type, rows)
+
     def lookup(self, entity_type: str, external_ids: Any) -> np.ndarray:
         """float32 vectors ``[m, dim]`` of ``external_ids``."""
         return self._rows(entity_type, self.index_of(entity_type, external_ids))
@@ -357,6 +395,15 @@ class Embeddings:
         ids = self.ids(t)[np.maximum(rows, 0)]
         ids[rows < 0] = "" if ids.dtype.kind == "U" else -1
         return NeighborResult(ids=ids, rows=rows, scores=scores)
+
+    @property
+    def index_kinds(self) -> dict[str, str]:
+        """Entity type -> kind of its stored faiss index (``flat``, ``hnsw``, ``ivf``)."""
+        return {t: str(e["kind"]) for t, e in self._manifest["indexes"].items()}
+
+    def faiss_index(self, entity_type: str) -> Any:
+        """The stored faiss index of ``entity_type`` (loaded once)."""
+        return self._faiss_index(entity_type)
 
     def _faiss_index(self, t: str) -> Any:
         self._get(t)  # an unknown type raises SchemaError

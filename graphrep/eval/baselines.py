@@ -16,6 +16,8 @@
 ``spectral``       training-free: the top singular vectors of the degree-normalised adjacency
                    of the dataset's main relation (GF-CF's ideal low-pass filter,
                    :func:`spectral_vectors`)
+``lightgcn``       LightGCN, 3 layers, 64-d, on the user–item relation of a recommendation
+                   dataset (:func:`graphrep.eval.lightgcn_baseline.train_lightgcn`)
 =================  ==========================================================================
 
 Models without a sequence encoder embed a user as the mean of their recent
@@ -37,10 +39,11 @@ from graphrep.train.config import RunConfig
 
 #: The baselines ``graphrep eval --baselines`` knows, by name.
 BASELINES = (
-    "popularity", "node2vec", "spectral", "content_only", "pinsage_only",
+    "popularity", "node2vec", "spectral", "lightgcn", "content_only", "pinsage_only",
     "no_neighbors", "no_sequence", "no_content", "mf",
 )  # fmt: skip
-TRAINED = BASELINES[3:]
+#: The baselines trained by graphrep's own trainer under a derived :class:`RunConfig`.
+TRAINED = BASELINES[4:]
 #: Dimension of the training-free spectral baseline's vectors.
 SPECTRAL_DIM = 256
 
@@ -54,7 +57,7 @@ def default_baselines(dataset: GraphDataset) -> list[str]:
     if featured:
         out += ["content_only", "no_content"]
     if dataset.meta.get("task") == "recommendation":
-        out.insert(0, "popularity")
+        out = ["popularity", *out, "lightgcn"]
     return out
 
 
@@ -164,6 +167,10 @@ def baseline_vectors(
         return train_node2vec(dataset.graph, node2vec_config(dataset, cfg))
     if name == "spectral":
         return spectral_vectors(dataset, cfg)
+    if name == "lightgcn":
+        from graphrep.eval.lightgcn_baseline import LightGCNConfig, train_lightgcn
+
+        return train_lightgcn(dataset, LightGCNConfig(seed=cfg.train.seed, max_queries=cfg.eval.max_queries))
     from graphrep.embed.export import export_embeddings
     from graphrep.train.trainer import Trainer
 

@@ -20,44 +20,15 @@ head then ranks the official valid/test edges against OGB's negatives in
 from __future__ import annotations
 
 import copy
-import itertools
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from graphrep.errors import ShapeError
+from graphrep.models.hadamard_mlp import HadamardMLP
 from graphrep.train.config import LinkHeadConfig
-
-
-class HadamardMLP(nn.Module):
-    r""":math:`\mathrm{MLP}(\mathbf{x}_i \odot \mathbf{x}_j)` -> one logit per pair.
-
-    Args:
-        in_dim (int): embedding size.
-        hidden (int, optional): hidden width. (default: :obj:`256`)
-        layers (int, optional): linear layers. (default: :obj:`3`)
-        dropout (float, optional): dropout between layers. (default: :obj:`0.5`)
-    """
-
-    def __init__(self, in_dim: int, hidden: int = 256, layers: int = 3, dropout: float = 0.5) -> None:
-        super().__init__()
-        dims = [in_dim] + [hidden] * (layers - 1) + [1]
-        self.lins = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
-        self.dropout = dropout
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        for lin in self.lins:
-            lin.reset_parameters()
-
-    def forward(self, x_i: Tensor, x_j: Tensor) -> Tensor:
-        """Logits ``[B]`` of the pairs ``(x_i[b], x_j[b])``."""
-        h = x_i * x_j
-        for lin in self.lins[:-1]:
-            h = F.dropout(F.relu(lin(h)), p=self.dropout, training=self.training)
-        return self.lins[-1](h).squeeze(-1)
 
 
 class LinkHead:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from graphrep.data.dataset import GraphDataset
 from graphrep.errors import ConfigError, SchemaError
@@ -69,12 +70,14 @@ def node_classification(vectors: Vectors, ds: GraphDataset, seeds: int = 5) -> d
 
 
 def link_prediction(
-    vectors: Vectors, ds: GraphDataset, cfg: EvalConfig | None = None
+    vectors: Vectors, ds: GraphDataset, cfg: EvalConfig | None = None, head: Any = None
 ) -> dict[str, dict[str, float]]:
     """OGB ``Evaluator`` on the valid and test edges against the official negatives, scored
     by the dot product of the two ends' embeddings and, with ``cfg.link_head``, by OGB's
-    Hadamard-MLP head trained on the frozen embeddings (:mod:`graphrep.eval.link_head`;
-    its epoch chosen on the validation split carved from the training edges, if any)."""
+    Hadamard-MLP head: ``head`` (``edges [m, 2] -> scores``, the run's jointly trained
+    scorer) when given, else one trained on the frozen embeddings
+    (:mod:`graphrep.eval.link_head`; its epoch chosen on the validation split carved from
+    the training edges, if any)."""
     name = ds.meta.get("ogb_name")
     if name is None:
         raise ConfigError("link_prediction evaluation needs meta['ogb_name'] (an OGB link dataset)")
@@ -86,15 +89,17 @@ def link_prediction(
     x = _vectors(vectors, ds.meta.get("node_type", ds.graph.node_types[0]))
     evaluator = Evaluator(name)
     scorers = {"link": lambda e: np.einsum("ij,ij->i", x[e[:, 0]], x[e[:, 1]])}
-    if cfg is not None and cfg.link_head:
+    if cfg is not None and cfg.link_head and head is not None:
+        scorers["link head"] = head
+    elif cfg is not None and cfg.link_head:
         from graphrep.eval.link_head import train_link_head
 
         src, dst = ds.graph.csr(ds.graph.canonical_edge_types[0]).to_coo()
         keep = src <= dst if ds.meta.get("symmetric") else np.ones(len(src), dtype=bool)
         val = (ds.truth["val_edges"], ds.truth["val_edges_neg"]) if "val_edges" in ds.truth else None
         k = int(str(ds.meta.get("eval_metric", "hits@20")).split("@")[-1])
-        head, _ = train_link_head(x, np.stack([src[keep], dst[keep]], 1), cfg.head, val, k)
-        scorers["link head"] = lambda e: head.score(x, e)
+        frozen, _ = train_link_head(x, np.stack([src[keep], dst[keep]], 1), cfg.head, val, k)
+        scorers["link head"] = lambda e: frozen.score(x, e)
     out = {}
     for label, score in scorers.items():
         for split in ("valid", "test"):
@@ -106,25 +111,38 @@ def link_prediction(
 
 
 def recommendation(vectors: Vectors, ds: GraphDataset, cfg: EvalConfig) -> dict[str, float]:
-    """Full-ranking Recall@k / NDCG@k of every test user over all items, training items excluded."""
+    """Full-ranking Recall@k / NDCG@k of every test user over all items, training items excluded
+    (those carved out as ``truth["val_pairs"]`` too: they are training interactions)."""
     src, rel, dst = ds.graph.canonical_edge_types[0]  # the user -> item relation
     task = pair_task("user→item", ds.truth["test_pairs"], src, dst)
     train = ds.graph.csr((src, rel, dst))
     rows = task.queries
-    exclude = Ragged(np.asarray(train.indptr), np.asarray(train.indices, dtype=np.int64)).take(rows)
+    indptr, indices = np.asarray(train.indptr), np.asarray(train.indices, dtype=np.int64)
+    if "val_pairs" in ds.truth:
+        val = np.asarray(ds.truth["val_pairs"], dtype=np.int64).reshape(-1, 2)
+        known = sp.csr_matrix(
+            (np.ones(len(indices) + len(val), dtype=np.int8),
+             (np.concatenate([np.repeat(np.arange(len(indptr) - 1), np.diff(indptr)), val[:, 0]]),
+              np.concatenate([indices, val[:, 1]]))),
+            shape=(len(indptr) - 1, ds.graph.num_nodes[dst]),
+        )  # fmt: skip
+        known.sort_indices()
+        indptr, indices = known.indptr.astype(np.int64), known.indices.astype(np.int64)
+    exclude = Ragged(indptr, indices).take(rows)
     q = _vectors(vectors, src)[rows]
     return full_rank_metrics(q, _vectors(vectors, dst), task.relevant, ks=tuple(cfg.ks), exclude=exclude)
 
 
-def evaluate_dataset(vectors: Vectors, ds: GraphDataset, cfg: EvalConfig) -> dict[str, Any]:
-    """The dataset's protocol (see the module docstring)."""
+def evaluate_dataset(vectors: Vectors, ds: GraphDataset, cfg: EvalConfig, head: Any = None) -> dict[str, Any]:
+    """The dataset's protocol (see the module docstring); ``head`` is a link dataset's
+    jointly trained pair scorer (:func:`link_prediction`)."""
     task = ds.meta.get("task")
     if "heldout_co_engaged" in ds.truth:
         return evaluate(vectors, synthetic_tasks(ds, cfg.user_window), cfg, ds.truth)
     if task == "node_classification":
         tasks = {f"{ds.meta.get('label_type')} classification": node_classification(vectors, ds)}
     elif task == "link_prediction":
-        tasks = link_prediction(vectors, ds, cfg)
+        tasks = link_prediction(vectors, ds, cfg, head)
     elif task == "recommendation":
         tasks = {"user→item": recommendation(vectors, ds, cfg)}
     else:

@@ -26,6 +26,7 @@ def evaluate_run(
     run: str | os.PathLike | RunDir,
     baselines: Sequence[str] = (),
     log: Any = None,
+    link_head: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``RUN/embeddings`` (and each baseline in ``baselines``); write ``RUN/metrics.json``.
 
@@ -33,6 +34,9 @@ def evaluate_run(
         run: the run directory (trained and exported).
         baselines: names from :data:`graphrep.eval.baselines.BASELINES` (``"all"`` for all).
         log: optional ``print``-like callable for progress lines.
+        link_head: also score link datasets with a link head (default: ``eval.link_head``
+            of the run's config): the run's jointly trained Hadamard-MLP scorer when its
+            link task has one, else OGB's head trained on the frozen embeddings.
 
     Raises:
         RunLockedError: another process is writing the run.
@@ -40,11 +44,13 @@ def evaluate_run(
     run = run if isinstance(run, RunDir) else RunDir(run)
     run.require()
     with RunLock(run.path):  # metrics.json and the baselines' runs are written here
-        return _evaluate(run, baselines, log)
+        return _evaluate(run, baselines, log, link_head)
 
 
-def _evaluate(run: RunDir, baselines: Sequence[str], log: Any) -> dict[str, Any]:
+def _evaluate(run: RunDir, baselines: Sequence[str], log: Any, link_head: bool | None) -> dict[str, Any]:
     cfg = run.config()
+    if link_head is not None:
+        cfg.eval.link_head = bool(link_head)
     unknown = sorted(set(baselines) - {*BASELINES, "all"})
     if unknown:
         raise ConfigError(f"unknown baselines {unknown}; choose from {list(BASELINES)} or 'all'")
@@ -59,7 +65,9 @@ def _evaluate(run: RunDir, baselines: Sequence[str], log: Any) -> dict[str, Any]
     models: dict[str, Any] = {}
     wall: dict[str, float] = {}
     t0 = time.perf_counter()
-    models[cfg.name] = evaluate_dataset({t: emb.vectors(t) for t in emb.types}, dataset, cfg.eval)
+    vectors = {t: emb.vectors(t) for t in emb.types}
+    head = _trained_head(run, vectors, dataset) if cfg.eval.link_head else None
+    models[cfg.name] = evaluate_dataset(vectors, dataset, cfg.eval, head)
     wall[cfg.name] = time.perf_counter() - t0
     previous = _previous(run)
     for name in baselines:
@@ -84,6 +92,18 @@ def _evaluate(run: RunDir, baselines: Sequence[str], log: Any) -> dict[str, Any]
     }  # fmt: skip
     run.write_json(run.metrics_path, result)
     return result
+
+
+def _trained_head(run: RunDir, vectors: dict[str, Any], dataset: Any) -> Any:
+    """The run's jointly trained link scorer on its exported vectors, or ``None``."""
+    if dataset.meta.get("task") != "link_prediction":
+        return None
+    scorer = run.load_model().link_scorer()
+    if scorer is None:
+        return None
+    from graphrep.eval.validation import pair_scorer
+
+    return pair_scorer(scorer, vectors[dataset.meta.get("node_type", dataset.graph.node_types[0])])
 
 
 def _previous(run: RunDir) -> dict[str, Any]:

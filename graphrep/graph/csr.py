@@ -46,6 +46,22 @@ def _counting_sort(keys: np.ndarray, num_keys: int) -> tuple[np.ndarray, np.ndar
 
 
 @numba.njit(cache=True, nogil=True)
+def _has_edges(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Binary search of each ``dst[i]`` in the sorted row ``src[i]``."""
+    out = np.zeros(len(src), dtype=np.bool_)
+    for i in range(len(src)):
+        lo, hi = indptr[src[i]], indptr[src[i] + 1]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if indices[mid] < dst[i]:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[i] = lo < indptr[src[i] + 1] and indices[lo] == dst[i]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def _duplicate_groups(indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:
     """For sorted rows, a group id per edge; equal (row, col) pairs share a group."""
     group = np.empty(indices.shape[0], dtype=np.int64)
@@ -109,6 +125,25 @@ class CSR:
     def row_ids(self) -> np.ndarray:
         """Source id of every edge (``int64``), i.e. the COO row array."""
         return np.repeat(np.arange(self.num_src, dtype=np.int64), self.degrees())
+
+    def has_edges(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+        """Whether each pair ``(src[i], dst[i])`` is an edge (``bool [N]``; a binary search in
+        the sorted row, O(log degree) per pair and no extra memory).
+
+        Raises:
+            GraphValidationError: ids out of range or arrays of different shapes.
+        """
+        src, dst = np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)
+        if src.shape != dst.shape or src.ndim != 1:
+            raise GraphValidationError(
+                f"has_edges: src and dst must be equal 1-D arrays, got {src.shape}, {dst.shape}"
+            )
+        bad_src = len(src) and (src.min() < 0 or src.max() >= self.num_src)
+        if bad_src or (len(dst) and (dst.min() < 0 or dst.max() >= self.num_dst)):
+            raise GraphValidationError(
+                f"has_edges: ids must be in [0, {self.num_src}) x [0, {self.num_dst})"
+            )
+        return _has_edges(self.indptr, self.indices, src, dst)
 
     def to_coo(self) -> tuple[np.ndarray, np.ndarray]:
         """``(src, dst)`` as ``int64`` arrays in CSR order."""

@@ -4,9 +4,11 @@ from graphrep.models.content import ContentEncoder, ModalityTokens
 from graphrep.models.encoders import IdTableSpec, build_encoders
 from graphrep.models.entity import EntityEncoder
 from graphrep.models.features import FeatureBatch, FeatureSchema, NodeFeaturizer, NodeSchema
+from graphrep.models.hadamard_mlp import HadamardMLP
 from graphrep.models.hash_text import HashTextEmbedder, tokenize
 from graphrep.models.id_embedding import IdEmbedding
 from graphrep.models.light import LightEncoder
+from graphrep.models.link_bce import LinkBCE
 from graphrep.models.max_margin import MaxMargin
 from graphrep.models.omnisage import OmniSage
 from graphrep.models.pinsage import PinSage, PinSageConv
@@ -23,10 +25,12 @@ __all__ = [
     "ExactLogQ",
     "FeatureBatch",
     "FeatureSchema",
+    "HadamardMLP",
     "HashTextEmbedder",
     "IdEmbedding",
     "IdTableSpec",
     "LightEncoder",
+    "LinkBCE",
     "LogQEstimator",
     "MaxMargin",
     "ModalityTokens",

@@ -120,7 +120,8 @@ def build_encoders(
         text_embedder: shared text embedder (created with size ``dim`` if None).
         id_tables: shared id tables by type (:func:`build_id_tables`); encoders create
             hashed tables of their own for types missing here.
-        light_kwargs: arguments of every :class:`LightEncoder` (``normalize``, ...).
+        light_kwargs: arguments of every :class:`LightEncoder` (``normalize``, ...); a list
+            of node types as ``normalize`` normalises the outputs of those types only.
         **kwargs: passed to every entity / PinSage encoder.
     """
     if text_embedder is None and any(schema[t].text for t in schema.node_types):
@@ -132,6 +133,8 @@ def build_encoders(
         kind = encoder_kind(encoder, schema, nt)
         if kind == "light":
             light = {k: v for k, v in kwargs.items() if k == "id_buckets"} | dict(light_kwargs or {})
+            if isinstance(light.get("normalize"), list | tuple):
+                light["normalize"] = nt in light["normalize"]
             out[nt] = LightEncoder(nt, schema, nbr, dim=dim, id_tables=id_tables, **light)
         else:
             cls = EntityEncoder if kind == "entity" else PinSage

@@ -25,6 +25,11 @@ updates only those rows, so the cost of a step does not grow with the table (as
 in PyTorch-BigGraph and TorchRec). Tables can be initialised from given vectors
 (:meth:`IdEmbedding.load_vectors`, e.g. a spectral embedding,
 :mod:`graphrep.models.spectral`).
+
+**Nodes added after training** (:mod:`graphrep.embed.encode`) have ids
+:math:`\ge n` and no trained row. After :meth:`IdEmbedding.admit_new_ids` they embed as
+the zero vector in every mode (a hashed row would be some trained nodes' row), so an
+encoder sees them through their features, degree and neighbours only.
 """
 
 from __future__ import annotations
@@ -99,6 +104,7 @@ class IdEmbedding(nn.Module):
             raise ConfigError(f"IdEmbedding: num_hashes must be in [1, 4], got {num_hashes}")
         self.num_nodes, self.dim, self.mode = num_nodes, dim, mode
         self.num_hashes, self.sparse = num_hashes, bool(sparse)
+        self.new_ids = False  # ids >= num_nodes: an error (training) or zero rows (inference)
         if mode == "exact":
             self.num_exact, self.num_buckets = num_nodes, 0
         elif mode == "hashed":
@@ -162,8 +168,20 @@ class IdEmbedding(nn.Module):
         weight[..., 1:] = (~hit).unsqueeze(-1).to(weight.dtype)  # an exact id uses one row
         return rows, weight
 
+    def admit_new_ids(self, enable: bool = True) -> None:
+        """Let ids ``>= num_nodes`` through as nodes added after training: their rows are zero."""
+        self.new_ids = bool(enable)
+
     def forward(self, ids: Tensor) -> Tensor:
         """``ids`` LongTensor of any shape -> ``[*ids.shape, dim]``."""
+        if self.new_ids and isinstance(ids, Tensor) and ids.numel():
+            new = ids >= self.num_nodes
+            if bool(new.any()):
+                out = self._lookup(ids.masked_fill(new, 0))
+                return out.masked_fill(new.unsqueeze(-1), 0.0)
+        return self._lookup(ids)
+
+    def _lookup(self, ids: Tensor) -> Tensor:
         if self.mode == "exact":
             if not isinstance(ids, Tensor) or ids.dtype != torch.long:
                 self.rows(ids)  # raises the ShapeError

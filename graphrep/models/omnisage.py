@@ -53,6 +53,7 @@ from graphrep.models.encoders import IdTableSpec, build_encoders, build_id_table
 from graphrep.models.entity import EntityEncoder
 from graphrep.models.features import FeatureBatch, FeatureSchema, NodeSchema
 from graphrep.models.hash_text import HashTextEmbedder
+from graphrep.models.link_bce import LinkBCE
 from graphrep.models.nodes import NodeBatch
 from graphrep.models.pinsage import PinSage
 from graphrep.models.readout import TokenSet, cls_outputs, readout_key
@@ -208,19 +209,29 @@ class OmniSage(nn.Module):
         return model
 
     # ------------------------------------------------------------------ losses
-    def add_loss(self, name: str, **kwargs: Any) -> SampledSoftmax:
-        """The loss module ``name``, created with ``SampledSoftmax(**kwargs)`` if absent.
+    def add_loss(self, name: str, **kwargs: Any) -> nn.Module:
+        """The loss module ``name``, created if absent: ``LinkBCE(**kwargs)`` when
+        ``kwargs["kind"] == "link_bce"`` (BCE with a dot or jointly trained MLP scorer),
+        else ``SampledSoftmax(**kwargs)``.
 
         Call it (through a task's ``attach``) before building the optimizer.
         """
         if not isinstance(name, str) or not name or "." in name:
             raise ConfigError(f"OmniSage.add_loss: name must be a non-empty str without '.', got {name!r}")
         if name not in self.losses:
-            self.losses[name] = SampledSoftmax(**kwargs)
+            args = dict(kwargs)
+            kind = args.pop("kind", "sampled_softmax")
+            if kind not in ("sampled_softmax", "link_bce"):
+                raise ConfigError(f"OmniSage.add_loss({name!r}): unknown loss kind {kind!r}")
+            self.losses[name] = LinkBCE(**args) if kind == "link_bce" else SampledSoftmax(**args)
             self.hparams["losses"][name] = dict(kwargs)
         return self.losses[name]
 
-    def get_loss(self, name: str) -> SampledSoftmax:
+    def link_scorer(self) -> LinkBCE | None:
+        """The first loss module with a trained (MLP) link scorer, if any."""
+        return next((m for m in self.losses.values() if isinstance(m, LinkBCE) and m.mlp is not None), None)
+
+    def get_loss(self, name: str) -> Any:
         """The registered loss module ``name``."""
         if name not in self.losses:
             raise ConfigError(

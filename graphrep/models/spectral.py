@@ -4,7 +4,7 @@ For a relation :math:`R \in \{0,1\}^{n_s \times n_d}` (source type :math:`s`, ta
 type :math:`d`) with degrees :math:`D_s, D_d`, the normalised matrix
 
 .. math::
-    \tilde R = D_s^{-1/2} R\, D_d^{-1/2} \approx U_k \Sigma_k V_k^\top
+    \tilde R = (D_s + \rho I)^{-1/2} R\, (D_d + \rho I)^{-1/2} \approx U_k \Sigma_k V_k^\top
 
 has its top singular vectors spanning the smoothest signals over the graph: GF-CF
 (`Shen et al., CIKM 2021 <https://arxiv.org/abs/2108.07567>`_) shows that scoring
@@ -14,11 +14,19 @@ is a strong recommender with no training, and SVD-GCN (`Peng et al., CIKM 2022
 subspace. The embeddings returned are
 
 .. math::
-    \mathbf{X}_s = D_s^{\gamma} U_k\, \Sigma_k^{\alpha}, \qquad
-    \mathbf{X}_d = D_d^{\gamma} V_k\, \Sigma_k^{\alpha},
+    \mathbf{X}_s = D_s^{\gamma} U_k\, f(\Sigma_k), \qquad
+    \mathbf{X}_d = D_d^{\gamma} V_k\, f(\Sigma_k), \qquad
+    f(\sigma) = \sigma^{\alpha} e^{\beta \sigma},
 
-(``alpha`` weights the directions by their singular values; ``gamma`` re-weights by
-degree, e.g. GF-CF's item side :math:`D_d^{1/2} V_k`). For a relation within one
+so that :math:`\mathbf{x}_u \cdot \mathbf{x}_i = \sum_k U_{uk} f(\sigma_k)^2 V_{ik}` (times
+degree factors) is a graph filter of the top-:math:`k` spectrum: ``alpha`` weights
+the directions by a power of their singular values (GF-CF's linear term truncated to
+:math:`k` is :math:`f = \sigma`), ``beta`` exponentially (SVD-GCN's
+:math:`e^{\beta\sigma}`, `Peng et al. <https://arxiv.org/abs/2208.12689>`_ eq. 12), a
+flat :math:`f = 1` is the ideal low-pass; ``gamma`` re-weights by degree, e.g. GF-CF's
+item side :math:`D_d^{1/2} V_k`. The degree regulariser :math:`\rho` (``reg``, as in
+SVD-GCN's renormalisation) damps the weight of low-degree nodes in the normalised
+matrix. For a relation within one
 type (a homogeneous graph) the symmetrised :math:`\tilde A` is used and the top
 eigenvectors by *algebraic* value are taken (the low-pass end), through the
 positive semi-definite shift :math:`(I + \tilde A)/2`.
@@ -102,8 +110,15 @@ def orthonormalize(y: np.ndarray) -> np.ndarray:
     return q
 
 
-def normalized_adjacency(graph: HeteroGraph, relation: str) -> sp.csr_matrix:
-    r""":math:`D_s^{-1/2} R D_d^{-1/2}` of ``relation`` (binary; symmetrised within one type)."""
+def normalized_adjacency(graph: HeteroGraph, relation: str, reg: float = 0.0) -> sp.csr_matrix:
+    r""":math:`(D_s + \rho)^{-1/2} R (D_d + \rho)^{-1/2}` of ``relation`` (binary; symmetrised
+    within one type; ``reg`` is :math:`\rho \ge 0`; nodes without edges get zero rows).
+
+    Raises:
+        ConfigError: ``reg`` negative or not finite.
+    """
+    if not (np.isfinite(reg) and reg >= 0):
+        raise ConfigError(f"normalized_adjacency: reg must be a finite number >= 0, got {reg!r}")
     et = graph.edge_type(relation)
     r = to_scipy(graph, et).astype(np.float32)
     r.data[:] = 1.0
@@ -113,8 +128,8 @@ def normalized_adjacency(graph: HeteroGraph, relation: str) -> sp.csr_matrix:
     r.data[:] = 1.0
     ds = np.asarray(r.sum(1)).ravel()
     dd = np.asarray(r.sum(0)).ravel()
-    inv_s = np.where(ds > 0, 1.0 / np.sqrt(np.maximum(ds, 1e-12)), 0.0).astype(np.float32)
-    inv_d = np.where(dd > 0, 1.0 / np.sqrt(np.maximum(dd, 1e-12)), 0.0).astype(np.float32)
+    inv_s = np.where(ds > 0, 1.0 / np.sqrt(np.maximum(ds + reg, 1e-12)), 0.0).astype(np.float32)
+    inv_d = np.where(dd > 0, 1.0 / np.sqrt(np.maximum(dd + reg, 1e-12)), 0.0).astype(np.float32)
     return (sp.diags(inv_s) @ r @ sp.diags(inv_d)).tocsr()
 
 
@@ -126,6 +141,8 @@ def spectral_embedding(
     gamma: float = 0.0,
     seed: int = 0,
     power_iters: int = 4,
+    beta: float = 0.0,
+    reg: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Spectral vectors of both ends of ``relation`` (see the module docstring).
 
@@ -137,12 +154,14 @@ def spectral_embedding(
         gamma: degree exponent :math:`\\gamma`.
         seed: seed of the randomized SVD.
         power_iters: its power iterations.
+        beta: exponential filter coefficient :math:`\\beta` (0: none).
+        reg: degree regulariser :math:`\\rho` of the normalisation.
 
     Returns:
         ``{node type: float32 [num_nodes, k]}`` (one entry for a homogeneous relation).
     """
     et = graph.edge_type(relation)
-    a = normalized_adjacency(graph, relation)
+    a = normalized_adjacency(graph, relation, reg)
     k = min(int(dim), min(a.shape) - 1) if min(a.shape) > 1 else 1
     deg_s = np.diff(a.indptr).astype(np.float64)
     if et[0] == et[2]:
@@ -154,14 +173,17 @@ def spectral_embedding(
         )  # fmt: skip
         u, s, _ = randomized_svd(shifted, k, seed=seed, power_iters=power_iters)
         lam = np.clip(2.0 * s - 1.0, 0.0, None)  # eigenvalues of the normalised adjacency
-        return {et[0]: _scale(u, lam, deg_s, alpha, gamma)}
+        return {et[0]: _scale(u, lam, deg_s, alpha, gamma, beta)}
     u, s, v = randomized_svd(a, k, seed=seed, power_iters=power_iters)
     deg_d = np.diff(a.tocsc().indptr).astype(np.float64)
-    return {et[0]: _scale(u, s, deg_s, alpha, gamma), et[2]: _scale(v, s, deg_d, alpha, gamma)}
+    return {et[0]: _scale(u, s, deg_s, alpha, gamma, beta), et[2]: _scale(v, s, deg_d, alpha, gamma, beta)}
 
 
-def _scale(vectors: np.ndarray, s: np.ndarray, degree: np.ndarray, alpha: float, gamma: float) -> np.ndarray:
-    out = vectors * (s.astype(np.float64) ** alpha)[None, :]
+def _scale(
+    vectors: np.ndarray, s: np.ndarray, degree: np.ndarray, alpha: float, gamma: float, beta: float
+) -> np.ndarray:
+    s = s.astype(np.float64)
+    out = vectors * (s**alpha * np.exp(beta * s))[None, :]
     if gamma:
         out = out * (degree**gamma)[:, None]
     return out.astype(np.float32)

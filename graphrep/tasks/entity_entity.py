@@ -22,6 +22,15 @@ epoch); a random negative with :math:`K\,q(c)`. Both are passed to
 the meta-path's last hop, the stationary visit rate of the walk (an approximation).
 When both ends have one type, the query node itself is never a negative of its row.
 
+**Link BCE** (``loss="bce"``, OGB's link-prediction objective,
+:class:`~graphrep.models.link_bce.LinkBCE`): each random negative ``m`` of the
+destination type is paired with a uniformly drawn node of the source type, so the
+negatives are uniform node pairs like OGB's evaluation negatives (pairing them with
+the batch's sources instead would draw negative sources by degree, as the positives
+are, and hide the popularity that uniform negatives reward); pairs that are edges
+of the relation (or a node with itself) are masked, and each pair is scored by the dot
+product or by a Hadamard-product MLP trained jointly with the encoders (``scorer``).
+
 Sampling (:meth:`EntityEntityTask.sample`) touches no model parameter and depends
 only on ``(seed, step)``; :meth:`EntityEntityTask.loss` runs the model.
 """
@@ -146,6 +155,8 @@ class PairTaskBatch:
     log_q_pos: Tensor
     log_q_neg: Tensor
     nodes: NodeBatch | None = None
+    neg_mask: Tensor | None = None
+    neg_src: NodeRows | None = None
 
     @property
     def src_ids(self) -> Tensor:
@@ -159,12 +170,19 @@ class PairTaskBatch:
     def neg_ids(self) -> Tensor:
         return self.neg.ids
 
+    @property
+    def neg_src_ids(self) -> Tensor | None:
+        """Source ends of the BCE negative pairs (``None`` for the sampled softmax)."""
+        return None if self.neg_src is None else self.neg_src.ids
+
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PairTaskBatch:
         return PairTaskBatch(
             self.src_type, self.dst_type,
             *(r.to(device, non_blocking) for r in (self.src, self.dst, self.neg)),
             self.log_q_pos.to(device), self.log_q_neg.to(device),
             None if self.nodes is None else self.nodes.to(device, non_blocking),
+            None if self.neg_mask is None else self.neg_mask.to(device),
+            None if self.neg_src is None else self.neg_src.to(device, non_blocking),
         )  # fmt: skip
 
     def __len__(self) -> int:
@@ -188,6 +206,10 @@ class EntityEntityTask:
         temperature: initial softmax temperature.
         seed: random seed.
         name: task (and loss module) name; default: the relation name.
+        loss: ``"softmax"`` (sampled softmax) or ``"bce"`` (link BCE against corrupted
+            edges, see the module docstring; needs ``"mixed"`` negatives).
+        scorer: the BCE pair scorer, ``"dot"`` or ``"hadamard_mlp"``.
+        head: ``hidden``, ``layers``, ``dropout`` of the MLP scorer.
     """
 
     default_negatives = "mixed"
@@ -207,8 +229,16 @@ class EntityEntityTask:
         temperature: float = 0.07,
         seed: int = 0,
         name: str | None = None,
+        loss: str = "softmax",
+        scorer: str = "dot",
+        head: dict[str, Any] | None = None,
     ) -> None:
         self.builder = builder
+        if loss not in ("softmax", "bce"):
+            raise ConfigError(f"loss must be 'softmax' or 'bce', got {loss!r}")
+        if scorer != "dot" and loss != "bce":
+            raise ConfigError(f"scorer {scorer!r} needs loss='bce' (the softmax scores by dot product)")
+        self.loss_kind, self.scorer, self.head = loss, scorer, dict(head or {})
         graph = builder.graph
         self.seed = check_seed(seed)
         self.batch_size = check_int(batch_size, "batch_size")
@@ -218,6 +248,8 @@ class EntityEntityTask:
         self.num_random = check_int(num_random_negatives, "num_random_negatives", minimum=0)
         if self.negatives == "mixed" and self.num_random == 0:
             raise ConfigError("negatives='mixed' needs num_random_negatives >= 1")
+        if loss == "bce" and self.negatives != "mixed":
+            raise ConfigError("loss='bce' needs random negatives (negatives='mixed')")
         self.logq = bool(logq)
         self.temperature = temperature
         if isinstance(positives, CoVisitPairSampler):
@@ -246,10 +278,13 @@ class EntityEntityTask:
             node_type=self.dst_type,
         )
         self._log_p_cache: tuple[int, np.ndarray] | None = None
+        self.random_src = RandomNegatives(graph.num_nodes[self.src_type], "uniform", seed=self.seed + 1)
 
     # ---------------------------------------------------------------- model side
     def loss_specs(self) -> dict[str, dict[str, Any]]:
         """Loss modules this task needs: name -> ``SampledSoftmax`` arguments."""
+        if self.loss_kind == "bce":
+            return {self.name: {"kind": "link_bce", "scorer": self.scorer, **self.head}}
         return {
             self.name: {
                 "negatives": self.negatives,
@@ -261,6 +296,8 @@ class EntityEntityTask:
     def attach(self, model: Any) -> None:
         """Register this task's loss modules on ``model`` (before creating the optimizer)."""
         for name, kwargs in self.loss_specs().items():
+            if kwargs.get("kind") == "link_bce":  # the MLP scorer reads the model's width
+                kwargs = {"dim": model.dim, **kwargs}
             model.add_loss(name, **kwargs)
 
     # ---------------------------------------------------------------- sampling
@@ -309,12 +346,27 @@ class EntityEntityTask:
         log_q_pos = self._log_p_dst(epoch)[dst]
         rows = [pool.add(t, ids) for t, ids in
                 ((self.src_type, src), (self.dst_type, dst), (self.dst_type, neg))]  # fmt: skip
+        mask = neg_src = None
+        if self.loss_kind == "bce":
+            src_of_neg = self.random_src.sample(len(neg), step)[0].astype(np.int64)
+            mask = torch.from_numpy(self._negative_mask(src_of_neg, neg))
+            neg_src = pool.add(self.src_type, src_of_neg)
         return PairTaskBatch(
             self.src_type, self.dst_type, *rows,
             torch.from_numpy(np.asarray(log_q_pos, dtype=np.float32)),
             torch.from_numpy(np.asarray(log_q_neg, dtype=np.float32)),
             pool.build() if own else None,
+            mask,
+            neg_src,
         )  # fmt: skip
+
+    def _negative_mask(self, rows: np.ndarray, neg: np.ndarray) -> np.ndarray:
+        """``False`` for BCE negative pairs ``(rows[m], neg[m])`` that are edges of the
+        relation (co-visit positives: only a node paired with itself is masked)."""
+        bad = rows == neg if self.src_type == self.dst_type else np.zeros(len(neg), dtype=bool)
+        if isinstance(self.pairs, EdgePairSampler):
+            bad |= self.pairs.csr.has_edges(rows, neg)
+        return ~bad
 
     # ---------------------------------------------------------------- loss
     def loss(
@@ -325,10 +377,16 @@ class EntityEntityTask:
         b = len(batch)
         softmax = model.get_loss(self.name)
         if b == 0:  # e.g. no co-visited pair in the batch: nothing to learn from
+            if self.loss_kind == "bce":
+                return next(model.parameters()).sum() * 0.0, {"loss": 0.0, "accuracy": 0.0}
             return self._empty_loss(model, softmax)
         enc = encoded_for(model, batch.nodes, encoded)
         same = batch.src_type == batch.dst_type
         query, positive = enc.take(batch.src), enc.take(batch.dst)
+        if self.loss_kind == "bce":
+            loss, won = softmax(query, positive, enc.take(batch.neg_src), enc.take(batch.neg),
+                                batch.neg_mask)  # fmt: skip
+            return loss, {"loss": float(loss.detach()), "accuracy": float(won)}
         exclude = batch.src_ids[:, None] if same else None
         kwargs: dict[str, Any] = {"positive_ids": batch.dst_ids, "exclude_ids": exclude}
         if softmax.negatives != "in_batch":

@@ -112,7 +112,10 @@ def _task(cfg: RunConfig, spec: TaskSpec, index: int, builder: InputBuilder, ds:
         positives: Any = spec.relation
         if spec.metapath:
             positives = CoVisitPairSampler(builder.graph, list(spec.metapath), seed=seed)
-        return EntityEntityTask(builder, positives, **common, **neg)
+        h = cfg.eval.head
+        head = {"hidden": h.hidden, "layers": h.layers, "dropout": h.dropout} if spec.scorer != "dot" else {}
+        return EntityEntityTask(builder, positives, **common, **neg, loss=spec.loss, scorer=spec.scorer,
+                                head=head)  # fmt: skip
     if spec.kind == "query_entity":
         rel = {"relation": spec.relation} if spec.relation else {}
         return QueryEntityTask(builder, **rel, **common, **neg)
@@ -191,7 +194,8 @@ def init_id_tables(model: OmniSage, graph: HeteroGraph, cfg: RunConfig) -> None:
     for rel, types in by_relation.items():
         et = graph.edge_type(rel)
         width = max(model.id_tables[t].dim for t in types)
-        vectors = spectral_embedding(graph, rel, width, alpha=m.spectral_alpha, seed=cfg.train.seed)
+        vectors = spectral_embedding(graph, rel, width, alpha=m.spectral_alpha, beta=m.spectral_beta,
+                                     reg=m.spectral_reg, seed=cfg.train.seed)  # fmt: skip
         for t in types:
             if t in (et[0], et[2]):
                 x = vectors[t]

@@ -130,8 +130,16 @@ class ModelConfig:
         spectral_init: start exact id rows from a spectral embedding
             (:func:`graphrep.models.spectral.spectral_embedding`) of the graph.
         spectral_relation: the relation of that embedding (default: each type's largest).
-        spectral_alpha: the spectral vectors are scaled by singular value to this power.
-        light_normalize: L2-normalise the outputs of light encoders.
+        spectral_alpha: the spectral vectors are scaled by singular value to this power
+            (the filter :math:`f(\\sigma) = \\sigma^{\\alpha} e^{\\beta\\sigma}` of
+            :func:`~graphrep.models.spectral.spectral_embedding`).
+        spectral_beta: the filter's exponential coefficient :math:`\\beta` (0: none).
+        spectral_reg: degree regulariser :math:`\\rho` of the normalised adjacency,
+            :math:`(D + \\rho)^{-1/2} A (D + \\rho)^{-1/2}`.
+        light_normalize: L2-normalise the outputs of light encoders: ``true`` (every
+            type), ``false`` (none) or a list of the node types to normalise (e.g.
+            ``[user]``: cosine-normalised users against unnormalised items, whose norms
+            then carry popularity into dot-product ranking).
     """
 
     encoder: str = "entity"
@@ -154,13 +162,26 @@ class ModelConfig:
     spectral_init: bool = True
     spectral_relation: str | None = None
     spectral_alpha: float = 0.5
-    light_normalize: bool = True
+    spectral_beta: float = 0.0
+    spectral_reg: float = 0.0
+    light_normalize: bool | list[str] = True
 
     def __post_init__(self) -> None:
         _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))
         _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
         _positive(self.id_budget_mb, "model.id_budget_mb")
         _finite(self.spectral_alpha, "model.spectral_alpha")
+        _finite(self.spectral_beta, "model.spectral_beta")
+        _finite(self.spectral_reg, "model.spectral_reg")
+        _positive(self.spectral_reg, "model.spectral_reg", 0)
+        if not isinstance(self.light_normalize, bool) and not (
+            isinstance(self.light_normalize, list)
+            and all(isinstance(t, str) for t in self.light_normalize)
+        ):
+            raise ConfigError(
+                "model.light_normalize must be true, false or a list of node types, "
+                f"got {self.light_normalize!r}"
+            )
         for name in ("dim", "num_heads", "mlp_hidden", "id_buckets", "text_buckets",
                      "feature_head_hidden", "max_tokens", "seq_max_len", "seq_layers",
                      "seq_heads"):  # fmt: skip
@@ -228,6 +249,13 @@ class TaskSpec:
         logq: subtract log sampling probabilities (debias popularity; default on). Off
             for link prediction and top-k recommendation benchmarks, whose random
             negatives reward knowing popularity.
+        loss: entity_entity objective: ``"softmax"`` (sampled softmax over in-batch and
+            random candidates) or ``"bce"`` (OGB's link objective: binary cross-entropy of
+            each edge against ``tasks.num_random_negatives`` corrupted edges, accidental
+            edges masked; :class:`graphrep.models.LinkBCE`).
+        scorer: the ``bce`` pair scorer: ``"dot"`` or ``"hadamard_mlp"`` (OGB's link head,
+            sized by ``eval.head``, trained jointly with the encoders and saved with the
+            model; ``graphrep eval --link-head`` then scores with it).
     """
 
     name: str
@@ -239,6 +267,8 @@ class TaskSpec:
     random_negatives: str | None = None
     metapath: list[str] | None = None
     logq: bool = True
+    loss: str = "softmax"
+    scorer: str = "dot"
 
     def __post_init__(self) -> None:
         _choice(self.kind, f"tasks.specs[{self.name}].kind", TASK_KINDS)
@@ -248,6 +278,12 @@ class TaskSpec:
             raise ConfigError(f"tasks.specs[{self.name}] ({self.kind}) needs a relation or metapath")
         if self.kind == "entity_feature" and not self.node_types:
             raise ConfigError(f"tasks.specs[{self.name}] (entity_feature) needs node_types")
+        _choice(self.loss, f"tasks.specs[{self.name}].loss", ("softmax", "bce"))
+        _choice(self.scorer, f"tasks.specs[{self.name}].scorer", ("dot", "hadamard_mlp"))
+        if (self.loss, self.scorer) != ("softmax", "dot") and self.kind != "entity_entity":
+            raise ConfigError(f"tasks.specs[{self.name}]: loss/scorer apply to entity_entity tasks only")
+        if self.scorer != "dot" and self.loss != "bce":
+            raise ConfigError(f"tasks.specs[{self.name}]: scorer {self.scorer!r} needs loss 'bce'")
         if self.random_negatives is not None:
             _choice(self.random_negatives, f"tasks.specs[{self.name}].random_negatives",
                     ("uniform", "popularity"))  # fmt: skip
@@ -350,6 +386,8 @@ class TrainConfig:
             training data (``data.validation``; Planetoid's validation nodes); the best
             model is the one written to ``model.pt`` (0: never validate).
         patience: validations without improvement before training stops early (0: never).
+        min_steps: the budget is at least this many steps, and early stopping waits for
+            them (a small graph whose epoch is a single batch still trains; 0: no floor).
     """
 
     steps: int = 1000
@@ -372,6 +410,7 @@ class TrainConfig:
     epoch_task: str | None = None
     validate_every: float = 0.0
     patience: int = 0
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         _positive(self.steps, "train.steps")
@@ -382,6 +421,7 @@ class TrainConfig:
         if not (math.isfinite(self.validate_every) and self.validate_every >= 0):
             raise ConfigError(f"train.validate_every must be >= 0 (epochs), got {self.validate_every}")
         _positive(self.patience, "train.patience", 0)
+        _positive(self.min_steps, "train.min_steps", 0)
         _positive(self.virtual_ranks, "train.virtual_ranks")
         if not self.lr > 0:
             raise ConfigError(f"train.lr must be > 0, got {self.lr}")
@@ -468,7 +508,12 @@ class EvalConfig:
         seed: seed of the query subsample and the sampled negatives.
         link_head: also score link-prediction datasets with OGB's Hadamard-MLP head trained
             on the frozen embeddings, besides the dot product.
-        head: the settings of that head (:class:`LinkHeadConfig`).
+        head: the settings of that head (:class:`LinkHeadConfig`); also the size of a link
+            task's jointly trained ``hadamard_mlp`` scorer, which replaces the frozen head.
+        val_hits_share: link-prediction validation (early stopping) ranks each carved edge
+            against the carved negatives at ``K = max(1, share * negatives)`` instead of the
+            dataset's ``K`` (0): random non-training pairs include the graph's hidden edges
+            (about 3 % of them on ogbl-ddi), which fill the top ``K = 20`` of any good model.
     """
 
     ks: list[int] = field(default_factory=lambda: [10, 50])
@@ -478,6 +523,7 @@ class EvalConfig:
     seed: int = 0
     link_head: bool = False
     head: LinkHeadConfig = field(default_factory=LinkHeadConfig)
+    val_hits_share: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.ks:
@@ -488,6 +534,8 @@ class EvalConfig:
         _positive(self.max_queries, "eval.max_queries")
         if self.user_window is not None:
             _positive(self.user_window, "eval.user_window")
+        if not (math.isfinite(self.val_hits_share) and 0.0 <= self.val_hits_share < 1.0):
+            raise ConfigError(f"eval.val_hits_share must be in [0, 1), got {self.val_hits_share!r}")
 
 
 @dataclass

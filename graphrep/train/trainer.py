@@ -177,6 +177,7 @@ class Trainer:
             return finished
         per_epoch = tasks.steps_per_epoch(tc.epoch_task)
         total = tc.steps if tc.epochs is None else max(1, math.ceil(tc.epochs * per_epoch))
+        total = max(total, tc.min_steps)
         opt = RunOptimizer(model, tc, total)
         every = max(1, round(tc.validate_every * per_epoch)) if tc.validate_every > 0 else 0
         validator = self._validator(comps) if every else None
@@ -264,7 +265,7 @@ class Trainer:
                     logger.log(done, row)
                 if bar is not None:
                     bar.update(1 / per_epoch)
-                stop = early.should_stop
+                stop = early.should_stop and done >= tc.min_steps
                 if done % tc.checkpoint_every == 0 or done == total or stop:
                     if main:
                         consumed = samples_consumed(done, world, start, base_sample)

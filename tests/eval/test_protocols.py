@@ -31,6 +31,21 @@ def test_recommendation_excludes_training_items():
     assert headline_metric(ds, EvalConfig(ks=[20])) == "recall@20"
 
 
+def test_recommendation_excludes_carved_validation_items():
+    ds = recsys()
+    # item 1 was carved out of user 0's training items as validation: still known, not ranked
+    g = HeteroGraph.from_edges({"user": 2, "item": 5},
+                               {("user", "interacted", "item"): ([0, 1], [0, 3])})  # fmt: skip
+    carved = GraphDataset(g, None, {**ds.truth, "val_pairs": np.array([[0, 1]])}, ds.meta)
+    items = np.eye(5, dtype=np.float32)
+    users = np.array([[1, 1, 0.5, 0, 0], [0, 0, 0, 1, 0.5]], dtype=np.float32)
+    assert evaluate_dataset({"user": users, "item": items}, carved, EvalConfig(ks=[1]))[
+        "tasks"]["user→item"]["recall@1"] == 1.0
+    uncarved = GraphDataset(g, None, ds.truth, ds.meta)  # item 1 would outrank item 2
+    assert evaluate_dataset({"user": users, "item": items}, uncarved, EvalConfig(ks=[1]))[
+        "tasks"]["user→item"]["recall@1"] == 0.5
+
+
 def test_link_prediction_uses_ogb_evaluator():
     g = HeteroGraph.from_edges({"node": 4}, {("node", "to", "node"): ([0, 1], [1, 0])})
     truth = {
@@ -44,6 +59,13 @@ def test_link_prediction_uses_ogb_evaluator():
     assert m["link (valid)"]["hits@20"] == 1.0  # positive 1.0 beats every negative 0.01
     assert m["link (test)"]["hits@20"] == 0.0
     assert headline_metric(ds, EvalConfig(ks=[20])) == "hits@20"
+    # a trained head (edges -> scores) replaces the frozen one: here it reverses the dot
+    def head(e):
+        return -np.einsum("ij,ij->i", x[e[:, 0]], x[e[:, 1]])
+
+    m = evaluate_dataset({"node": x}, ds, EvalConfig(ks=[20], link_head=True), head)["tasks"]
+    assert m["link head (valid)"]["hits@20"] == 0.0 and m["link head (test)"]["hits@20"] == 1.0
+    assert m["link (valid)"]["hits@20"] == 1.0  # the dot product is still reported
 
 
 def test_node_classification_probe():

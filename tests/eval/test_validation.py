@@ -84,3 +84,30 @@ def test_dispatch_and_errors(rec):
     bare = type(rec)(rec.graph, None, {}, dict(rec.meta))
     with pytest.raises(ConfigError, match=r"data\.validation"):
         validator_for(cfg, bare)
+
+
+def test_link_validator_share_of_negatives_and_trained_scorer(tmp_path):
+    write_ogbl(tmp_path / "ogb")
+    ds = carve_validation(load_ogb("ogbl-ddi", tmp_path / "ogb", cache_dir=tmp_path / "c"), 0.2)
+    n = ds.graph.num_nodes["node"]
+    x = np.random.default_rng(2).standard_normal((n, 8))
+    pos, neg = ds.truth["val_edges"], ds.truth["val_edges_neg"]
+    k = round(0.25 * len(neg))
+    v = LinkValidator(ds, k=3, share=0.25)
+    assert v.k == k and v.metric == f"hits@{k}"
+    dot = (x[pos[:, 0]] * x[pos[:, 1]]).sum(1), (x[neg[:, 0]] * x[neg[:, 1]]).sum(1)
+    assert v(Fixed({"node": x}), InputBuilder(ds.graph)) == pytest.approx(hits_at_k(*dot, k))
+
+    class Scorer(nn.Module):  # scores a pair by minus the squared distance
+        def score(self, a, b):
+            return -((a - b) ** 2).sum(-1)
+
+    model = Fixed({"node": x})
+    model.get_loss = {"edges": Scorer()}.__getitem__
+    h = LinkValidator(ds, k=3, scorer="edges")
+    assert h.metric == "hits@3 (head)"
+    def dist(e):
+        return -((x[e[:, 0]] - x[e[:, 1]]) ** 2).sum(1)
+
+    want = hits_at_k(dist(pos), dist(neg), 3)
+    assert h(model, InputBuilder(ds.graph)) == pytest.approx(want)

@@ -81,3 +81,14 @@ def test_select_edges():
     s = c.select_edges(np.array([True, False, True]))
     assert s.indptr.tolist() == [0, 1, 2] and s.indices.tolist() == [0, 1]
     assert s.edge_data["w"].tolist() == [1, 3]
+
+
+def test_has_edges_by_binary_search_in_sorted_rows():
+    csr = CSR.from_coo(np.array([0, 0, 0, 2, 2]), np.array([3, 1, 1, 0, 2]), 3, 4)
+    got = csr.has_edges(np.array([0, 0, 0, 0, 1, 2, 2, 2]), np.array([0, 1, 2, 3, 1, 0, 1, 2]))
+    assert got.tolist() == [False, True, False, True, False, True, False, True]
+    assert csr.has_edges(np.zeros(0, np.int64), np.zeros(0, np.int64)).shape == (0,)
+    with pytest.raises(GraphValidationError, match="ids must be in"):
+        csr.has_edges(np.array([3]), np.array([0]))
+    with pytest.raises(GraphValidationError, match="equal 1-D"):
+        csr.has_edges(np.array([0, 1]), np.array([0]))

@@ -31,6 +31,13 @@ def test_auto_chooses_light_for_content_free_types():
     assert id_table_types(SCHEMA, NBR, "entity") == ["user", "item"]
 
 
+def test_light_normalize_by_type():
+    tables = build_id_tables(SCHEMA, NBR, "light", 8, IdTableSpec())
+    encs = build_encoders(SCHEMA, NBR, "light", dim=8, id_tables=tables,
+                          light_kwargs={"normalize": ["user"]})  # fmt: skip
+    assert encs["user"].normalize and not encs["item"].normalize and not encs["pin"].normalize
+
+
 def test_one_table_per_type_shared_by_every_reader():
     m = OmniSage(SCHEMA, NBR, dim=8, encoder="auto", sequence=False, num_heads=2, mlp_hidden=8)
     user_table = m.id_tables["user"]

@@ -102,3 +102,18 @@ def test_errors():
         IdEmbedding(3, 2).set_frequent([0])
     with pytest.raises(ConfigError, match="distinct"):
         IdEmbedding(5, 2, "hybrid", num_exact=2).set_frequent([1, 1])
+
+
+@pytest.mark.parametrize("mode", ["exact", "hashed", "hybrid"])
+def test_new_ids_get_zero_rows_once_admitted(mode):
+    table = IdEmbedding(6, 4, mode, num_buckets=3, num_exact=2)
+    ids = torch.tensor([[0, 5, 6], [9, 1, 2]])
+    if mode == "exact":
+        with pytest.raises(IndexError):
+            table(ids)
+    table.admit_new_ids()
+    out = table(ids)
+    assert out.shape == (2, 3, 4)
+    assert (out[0, 2] == 0).all() and (out[1, 0] == 0).all()
+    torch.testing.assert_close(out[0, :2], table(torch.tensor([0, 5])))
+    assert out[0, 0].abs().sum() > 0

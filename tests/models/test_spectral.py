@@ -83,6 +83,22 @@ def test_bipartite_embedding_by_hand():
     )
 
 
+def test_regularised_exponential_filter_by_hand():
+    g = bipartite()
+    r = np.zeros((4, 4))
+    r[[0, 0, 1, 1, 2, 3, 3, 3], [0, 1, 1, 2, 2, 0, 2, 3]] = 1
+    du, di = r.sum(1), r.sum(0)
+    norm = r / np.sqrt(du + 2.0)[:, None] / np.sqrt(di + 2.0)[None, :]
+    np.testing.assert_allclose(normalized_adjacency(g, "r", reg=2.0).toarray(), norm, rtol=1e-6)
+    ue, se, vte = np.linalg.svd(norm)
+    out = spectral_embedding(g, "r", 3, alpha=1.0, beta=2.0, reg=2.0, seed=0)
+    f = se[:3] * np.exp(2.0 * se[:3])  # f(s) = s^alpha exp(beta s)
+    # the scores are the filtered spectrum U f(S)^2 V^T, whatever the signs
+    np.testing.assert_allclose(out["user"] @ out["item"].T, (ue[:, :3] * f**2) @ vte[:3], atol=1e-4)
+    with pytest.raises(ConfigError, match="reg"):
+        normalized_adjacency(g, "r", reg=-1.0)
+
+
 def test_homogeneous_takes_top_algebraic_eigenvectors():
     # two triangles joined by one edge: the top eigenvectors of the normalised adjacency
     edges = [(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5), (2, 3)]

@@ -258,3 +258,71 @@ def test_empty_covisit_batch_gives_zero_loss():
     loss, metrics = task.loss(m, batch)
     assert float(loss.detach()) == 0.0 and metrics["loss"] == 0.0
     loss.backward()
+
+
+def test_bce_negatives_are_uniform_pairs_with_accidental_edges_masked(env):
+    g, b = env
+    task = EntityEntityTask(b, "co_engaged", batch_size=10, num_random_negatives=400, seed=2, loss="bce")
+    assert task.loss_specs()["co_engaged"] == {"kind": "link_bce", "scorer": "dot"}
+    batch = task.sample(0)
+    rows, neg = batch.neg_src_ids, batch.neg_ids
+    assert rows.shape == neg.shape == (400,) and len(set(rows.tolist())) > 200  # not the 10 sources
+    # one deduplicated input pass over [src, dst, negative dst, negative src]
+    want = torch.cat([batch.src_ids, batch.dst_ids, neg, rows])
+    assert set(batch.nodes.seed_ids("pin").tolist()) == set(want.tolist())
+    csr = g.csr("co_engaged")
+    for s, n, keep in zip(rows.tolist(), neg.tolist(), batch.neg_mask.tolist(), strict=True):
+        assert keep == (n != s and n not in csr.neighbors(s).tolist())
+    # a pair that is an edge is masked: pair every source with its first neighbour
+    src = batch.src_ids.numpy()[:3]
+    first = np.array([csr.neighbors(s)[0] for s in src])
+    assert not task._negative_mask(src, first).any()
+
+
+@pytest.mark.parametrize("scorer", ["dot", "hadamard_mlp"])
+def test_bce_loss_decreases_and_trains_the_scorer(env, scorer):
+    _, b = env
+    head = {"hidden": 16, "layers": 2, "dropout": 0.0} if scorer != "dot" else {}
+    task = EntityEntityTask(b, "co_engaged", batch_size=16, num_random_negatives=32, seed=0,
+                            loss="bce", scorer=scorer, head=head)  # fmt: skip
+    m = model_for(b, task)
+    module = m.get_loss("co_engaged")
+    assert module.scorer == scorer and (module.mlp is not None) == (scorer != "dot")
+    assert m.link_scorer() is (module if scorer != "dot" else None)
+    before = None if module.mlp is None else module.mlp.lins[0].weight.detach().clone()
+    batches = [task.sample(s) for s in range(2)]
+    losses = train(m, task, 60, batches)
+    assert all(math.isfinite(x) for x in losses)
+    assert np.mean(losses[-4:]) < 0.85 * np.mean(losses[:4]), losses
+    _, metrics = task.loss(m, batches[0])
+    assert set(metrics) == {"loss", "accuracy"} and metrics["accuracy"] > 0.7, metrics
+    if before is not None:  # the head is trained with the encoders
+        assert not torch.equal(before, module.mlp.lins[0].weight)
+    # the loss module (and its head) is rebuilt from the model's hparams
+    again = OmniSage.from_hparams(m.hparams)
+    again.load_state_dict(m.state_dict())
+    assert type(again.get_loss("co_engaged")) is type(module)
+
+
+def test_bce_config_errors(env):
+    _, b = env
+    with pytest.raises(ConfigError, match="loss must be"):
+        EntityEntityTask(b, "co_engaged", loss="hinge")
+    with pytest.raises(ConfigError, match="needs loss='bce'"):
+        EntityEntityTask(b, "co_engaged", scorer="hadamard_mlp")
+    with pytest.raises(ConfigError, match="random negatives"):
+        EntityEntityTask(b, "co_engaged", loss="bce", negatives="in_batch")
+
+
+def test_bce_across_types_draws_negative_sources_of_the_source_type(env):
+    g, b = env
+    task = EntityEntityTask(b, "contains", batch_size=8, num_random_negatives=50, seed=0, loss="bce")
+    batch = task.sample(1)
+    boards = torch.cat([batch.src_ids, batch.neg_src_ids]).tolist()
+    assert set(batch.nodes.seed_ids("board").tolist()) == set(boards)
+    pins = torch.cat([batch.dst_ids, batch.neg_ids]).tolist()
+    assert set(batch.nodes.seed_ids("pin").tolist()) == set(pins)
+    assert int(batch.neg_src_ids.max()) < g.num_nodes["board"]
+    m = model_for(b, task)
+    loss, metrics = task.loss(m, batch)
+    assert torch.isfinite(loss) and 0.0 <= metrics["accuracy"] <= 1.0

@@ -51,6 +51,8 @@ def test_int_accepted_for_float_but_not_reverse():
         ("train.virtual_ranks=0", r"train\.virtual_ranks"),
         ("data.mmap=perhaps", r"data\.mmap"),
         ("nosection", "section.field=value"),
+        ("model.spectral_reg=-1", r"model\.spectral_reg"),
+        ("model.light_normalize=maybe", r"model\.light_normalize"),
     ],
 )
 def test_bad_fields_are_named(override, match):

@@ -1,0 +1,178 @@
+"""New entities without retraining, and incremental refresh, on the default synthetic graph.
+
+Protocol (reproducible; see docs/benchmarks.md, "New entities and incremental refresh"):
+
+1. ``prepare``: generate the default synthetic graph (seed 0), hold out 500 random pins
+   (1 %) with at least 3 edges (:func:`graphrep.data.holdout_nodes.hold_out_nodes`: the
+   pins, their edges and the events naming them leave the training data) and save the
+   training and the full (permuted) datasets.
+2. Train the default preset on the training dataset (the command is printed), export.
+3. ``evaluate``: encode the held-out pins through :class:`graphrep.embed.encode.Encoder`
+   from content alone and from content + 3 of their edges (to known nodes, drawn at
+   random), and report topic purity@10 of each against the exported vectors of the trained
+   pins (planted fine topics), beside the trained pins' own purity; then refresh the run
+   with the held-out pins, all their edges and their actions before the cut
+   (``graphrep embed RUN --update``), time it against a full export of the changed graph,
+   and check that both agree.
+
+    python benchmarks/new_entities.py prepare --out /tmp/ne
+    graphrep train --preset default --graph /tmp/ne/train --out /tmp/ne/run
+    graphrep embed /tmp/ne/run
+    python benchmarks/new_entities.py evaluate --out /tmp/ne
+    python benchmarks/new_entities.py saves --out /tmp/ne     # new pins with board saves only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from graphrep.data.dataset import GraphDataset
+from graphrep.data.holdout_nodes import edges_touching, hold_out_nodes, node_rows
+from graphrep.data.synthetic import generate
+from graphrep.embed.changes import ActionRows, Changes
+from graphrep.embed.encode import Encoder
+from graphrep.embed.export import export_embeddings
+from graphrep.embed.refresh import refresh_run
+from graphrep.embed.store import Embeddings
+from graphrep.embed.versions import embeddings_path, open_state
+from graphrep.eval.collapse import topic_purity
+
+HELD = 500
+
+
+def prepare(out: Path) -> None:
+    ds = generate("default", 0)
+    deg = ds.graph.degree("pin")
+    rng = np.random.default_rng(0)
+    held = np.sort(rng.choice(np.flatnonzero(deg >= 3), HELD, replace=False))
+    h = hold_out_nodes(ds, "pin", held)
+    h.train.save(out / "train")
+    h.full.save(out / "full")
+    print(f"held out {HELD} pins; training graph {h.train.graph}")
+
+
+def _known_edges(full: GraphDataset, held: np.ndarray, per_pin: int | None,
+                 rng: np.random.Generator) -> dict[str, list[list]]:
+    """Per held-out pin, up to ``per_pin`` of its edges to trained nodes (all if None), by
+    relation name as seen from the pin."""
+    items = []  # (pin, relation name seen from the pin, other end)
+    for et, e in edges_touching(full.graph, "pin", held).items():
+        cases = []
+        if et[2] == "pin":  # the pin is the destination (as source of the reverse if pin-pin)
+            cases.append((f"rev_{et[1]}" if et[0] == "pin" else et[1], e.dst, e.src, et[0]))
+        if et[0] == "pin":
+            cases.append((et[1], e.src, e.dst, et[2]))
+        for name, me, other, other_type in cases:
+            sel = np.isin(me, held)
+            if other_type == "pin":
+                sel &= ~np.isin(other, held)
+            items += [(int(p), name, o.item()) for p, o in zip(me[sel], other[sel], strict=True)]
+    by_pin: dict[int, list] = {int(p): [] for p in held}
+    for p, name, o in items:
+        by_pin[p].append((name, o))
+    names = sorted({name for _, name, _ in items})
+    out = {n: [[] for _ in held] for n in names}
+    for i, p in enumerate(held):
+        chosen = by_pin[int(p)]
+        if per_pin is not None and len(chosen) > per_pin:
+            chosen = [chosen[j] for j in rng.choice(len(chosen), per_pin, replace=False)]
+        for name, o in chosen:
+            out[name][i].append(o)
+    return out
+
+
+def evaluate(out: Path) -> dict:
+    torch.set_num_threads(1)
+    run = out / "run"
+    full = GraphDataset.load(out / "full", mmap=False)
+    n_train = GraphDataset.load(out / "train").graph.num_nodes["pin"]
+    held = np.arange(n_train, full.graph.num_nodes["pin"])
+    topic = full.truth["pin_topic"]
+    shutil.rmtree(run / "versions", ignore_errors=True)  # rerunnable: back to version 0
+    enc = Encoder.from_run(run)
+    corpus = enc.embeddings.vectors("pin")
+    rows = node_rows(full.graph, "pin", held)
+    rng = np.random.default_rng(1)
+    res: dict = {"held_out_pins": len(held), "trained_pins": int(n_train)}
+    res["purity_trained_exported"] = topic_purity(corpus, corpus, topic[:n_train], topic[:n_train],
+                                                  k=10, exclude_self=True)  # fmt: skip
+    t = time.perf_counter()
+    alone = enc.encode_new("pin", rows.features, count=len(held))
+    res["encode_content_only_s"] = time.perf_counter() - t
+    three = _known_edges(full, held, 3, rng)
+    t = time.perf_counter()
+    with_edges = enc.encode_new("pin", rows.features, three)
+    res["encode_content_3_edges_s"] = time.perf_counter() - t
+    res["mean_edges_given"] = float(np.mean([sum(len(v[i]) for v in three.values())
+                                             for i in range(len(held))]))  # fmt: skip
+    for name, z in (("content_only", alone), ("content_3_edges", with_edges)):
+        res[f"purity_{name}"] = topic_purity(z, corpus, topic[held], topic[:n_train], k=10)
+    # incremental refresh with the held-out pins, all their edges and their actions
+    ev, cut = full.events, full.meta["cut_time"]
+    sel = (ev.item_type == 0) & (ev.item >= n_train) & (ev.timestamp < cut)
+    acts = ActionRows(ev.user[sel], ev.item[sel], ev.timestamp[sel], ev.item_type[sel],
+                      ev.action[sel], ev.surface[sel], ev.duration[sel])
+    edges = {et[1]: e for et, e in edges_touching(full.graph, "pin", held).items()}
+    changes = Changes({"pin": rows}, edges, acts)
+    report = refresh_run(run, changes)
+    res["refresh"] = report.to_dict()
+    state = open_state(run)
+    t = time.perf_counter()
+    ref = export_embeddings(state.model, state.config, GraphDataset(full.graph, full.events, {},
+                                                                    full.meta), out / "reference")
+    res["full_export_s"] = time.perf_counter() - t
+    new = Embeddings.load(embeddings_path(run))
+    res["max_abs_diff_refresh_vs_full"] = float(max(
+        np.abs(new.vectors(t) - ref.vectors(t)).max() for t in ref.types))
+    res["refresh_share_of_full_export"] = report.wall_s["total"] / res["full_export_s"]
+    res["purity_refreshed_held"] = topic_purity(new.vectors("pin")[held], corpus, topic[held],
+                                                topic[:n_train], k=10)  # fmt: skip
+    return res
+
+
+def refresh_saves(out: Path) -> dict:
+    """Refresh with the held-out pins and only their board saves (how a pin arrives on
+    Pinterest: saved to a board), from version 0, against a full export of that graph."""
+    torch.set_num_threads(1)
+    run = out / "run"
+    full = GraphDataset.load(out / "full", mmap=False)
+    n_train = GraphDataset.load(out / "train").graph.num_nodes["pin"]
+    held = np.arange(n_train, full.graph.num_nodes["pin"])
+    shutil.rmtree(run / "versions", ignore_errors=True)
+    et = full.graph.edge_type("contains")
+    changes = Changes({"pin": node_rows(full.graph, "pin", held)},
+                      {"contains": edges_touching(full.graph, "pin", held)[et]})
+    report = refresh_run(run, changes)
+    state = open_state(run)
+    t = time.perf_counter()
+    ref = export_embeddings(state.model, state.config, state.dataset, out / "reference_saves")
+    full_s = time.perf_counter() - t
+    new = Embeddings.load(embeddings_path(run))
+    return {"refresh": report.to_dict(), "full_export_s": full_s,
+            "refresh_share_of_full_export": report.wall_s["total"] / full_s,
+            "max_abs_diff_refresh_vs_full": float(max(
+                np.abs(new.vectors(t) - ref.vectors(t)).max() for t in ref.types))}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("stage", choices=["prepare", "evaluate", "saves"])
+    p.add_argument("--out", required=True, type=Path)
+    args = p.parse_args()
+    if args.stage == "prepare":
+        prepare(args.out)
+    elif args.stage == "evaluate":
+        print(json.dumps(evaluate(args.out), indent=1))
+    else:
+        print(json.dumps(refresh_saves(args.out), indent=1))
+
+
+if __name__ == "__main__":
+    main()

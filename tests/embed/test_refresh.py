@@ -1,0 +1,105 @@
+"""Incremental refresh equals a full export of the changed state, encoding only what changed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphrep.data.dataset import GraphDataset
+from graphrep.data.holdout_nodes import edges_touching, node_rows
+from graphrep.embed.changes import ActionRows, Changes
+from graphrep.embed.export import export_embeddings
+from graphrep.embed.refresh import refresh_run
+from graphrep.embed.store import Embeddings
+from graphrep.embed.versions import current_version, embeddings_path, open_state
+from graphrep.graph.extend import EdgeRows
+
+
+def _held_changes(h) -> Changes:
+    """The held-out pins, their edges and their actions before the cut."""
+    full = h.full
+    ev, cut = full.events, full.meta["cut_time"]
+    sel = (ev.item_type == 0) & (ev.item >= h.held[0]) & (ev.timestamp < cut)
+    acts = ActionRows(ev.user[sel], ev.item[sel], ev.timestamp[sel], ev.item_type[sel],
+                      ev.action[sel], ev.surface[sel], ev.duration[sel])
+    edges = {et[1]: e for et, e in edges_touching(full.graph, "pin", h.held).items()}
+    return Changes({"pin": node_rows(full.graph, "pin", h.held)}, edges, acts)
+
+
+def _assert_same(a: Embeddings, b: Embeddings, atol: float = 1e-5) -> None:
+    assert a.types == b.types
+    for t in a.types:
+        np.testing.assert_array_equal(a.ids(t), b.ids(t))
+        np.testing.assert_allclose(a.vectors(t), b.vectors(t), atol=atol, err_msg=t)
+
+
+def test_refresh_equals_a_full_export_of_the_changed_graph(holdout, held_run, tmp_path):
+    changes = _held_changes(holdout)
+    (tmp_path / "changes").mkdir()
+    changes.write(tmp_path / "changes")  # through the tables, as the CLI reads them
+    report = refresh_run(held_run.path, Changes.read(tmp_path / "changes"))
+    assert report.version == 1 == current_version(held_run.path)
+    state = open_state(held_run.path)
+    assert state.dataset.graph.equals(holdout.full.graph)
+    ref = export_embeddings(state.model, state.config, GraphDataset(
+        holdout.full.graph, holdout.full.events, {}, holdout.full.meta), tmp_path / "ref")
+    new = Embeddings.load(embeddings_path(held_run.path))
+    _assert_same(new, ref)
+    for k, v in ref.row_arrays("pin").items():  # the stored neighbourhoods too
+        np.testing.assert_array_equal(new.row_arrays("pin")[k], v)
+    assert report.types["pin"]["new"] == 10 and report.types["pin"]["encoded"] >= 10
+    assert report.types["user"]["encoded"] > 0
+    # the index now holds the new pins
+    res = new.neighbors("pin", [holdout.held[0]], k=3, index="faiss")
+    assert res.ids.shape == (1, 3)
+
+
+def test_a_small_change_encodes_only_the_nodes_it_reaches(held_run, tmp_path):
+    before = Embeddings.load(embeddings_path(held_run.path))
+    report = refresh_run(held_run.path, Changes(edges={"clicked": EdgeRows([3], [7])}))
+    after = Embeddings.load(embeddings_path(held_run.path))
+    pin, query = report.types["pin"], report.types["query"]
+    assert 0 < query["encoded"] < query["total"] and pin["encoded"] < pin["total"]
+    moved = np.flatnonzero(np.abs(after.vectors("query") - before.vectors("query")).max(1) > 0)
+    assert 3 in moved and len(moved) <= query["encoded"]
+    # unaffected rows are bit-identical copies
+    same = np.setdiff1d(np.arange(query["total"]), moved)
+    np.testing.assert_array_equal(after.vectors("query")[same], before.vectors("query")[same])
+
+
+def test_empty_changes_reencode_nothing_and_versions_chain(held_run):
+    r1 = refresh_run(held_run.path, Changes())
+    assert all(c["encoded"] == 0 for c in r1.types.values())
+    _assert_same(Embeddings.load(embeddings_path(held_run.path, 1)),
+                 Embeddings.load(embeddings_path(held_run.path, 0)), atol=0)
+    r2 = refresh_run(held_run.path, Changes(edges={"contains": EdgeRows([0], [1])}))
+    assert r2.version == 2 and open_state(held_run.path).version == 2
+
+
+def test_new_user_actions_after_the_cut(holdout, held_run):
+    from graphrep.embed.encode import Action, Encoder
+
+    cut = holdout.full.meta["cut_time"]
+    acts = ActionRows(np.array([5, 5, 10_000]), np.array([1, 2, 3]), np.array([cut + 10, cut + 20, 7]))
+    report = refresh_run(held_run.path, Changes(actions=acts))
+    assert report.types["user"]["new"] == 1 and report.types["user"]["encoded"] == 2
+    state = open_state(held_run.path)
+    assert state.user_time[5] == cut + 21 and state.user_time[-1] == cut
+    enc = Encoder.from_run(held_run.path)
+    ev = state.dataset.events
+    rows = np.arange(*ev.user_offsets[5:7])[-state.config.model.seq_max_len:]
+    seq = [Action(int(ev.item[r]), int(ev.timestamp[r]), "pin", int(ev.action[r]), int(ev.surface[r]))
+           for r in rows]
+    got = Embeddings.load(embeddings_path(held_run.path)).lookup("user", [5])
+    np.testing.assert_allclose(got, enc.encode_users([seq]), atol=1e-5)
+
+
+def test_bad_changes_are_named(held_run, tmp_path):
+    bad = tmp_path / "changes"
+    bad.mkdir()
+    (bad / "notes.txt").write_text("x")
+    with pytest.raises(OSError, match="not a changes table"):
+        Changes.read(bad)
+    with pytest.raises(KeyError, match="relation"):
+        refresh_run(held_run.path, Changes(edges={"nope": EdgeRows([0], [1])}))
+    assert current_version(held_run.path) == 0
