@@ -124,7 +124,8 @@ class RandomNegatives:
         if counts is not None:
             raw = np.ascontiguousarray(counts, dtype=np.float64).tobytes()
             digest = f"{hashlib.blake2b(raw, digest_size=8).hexdigest()}:{alpha}:{add}"
-        #: equal keys: the same distribution (tasks may share one draw, ``tasks.share_negatives``)
+        #: Random negatives with equal keys follow one distribution, so tasks may share
+        #: one draw (``tasks.share_negatives``).
         self.share_key = (node_type, self.num_nodes, kind, digest)
 
     def sample(self, num: int, step: int) -> tuple[np.ndarray, np.ndarray]:
