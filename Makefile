@@ -30,6 +30,8 @@ $(STAMP): pyproject.toml setup.py
 	@$(PIP) $(TORCH)
 	@echo "setup: installing graphrep (editable) with its test and docs tools"
 	@$(PIP) -e '.[dev,docs]'
+	@echo "setup: compiling the numba kernels once (cached for every later run)"
+	@$(BIN)/python -m graphrep.warmup
 	@touch $(STAMP)
 	@echo "setup: done ($(VENV))"
 
