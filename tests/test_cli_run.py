@@ -225,6 +225,6 @@ def test_config_prints_the_resolved_config_commented(tmp_path, capsys):
 def test_config_of_a_dataset_preset_and_bad_override(capsys):
     assert main(["config", "--dataset", "cora"]) == 0
     out = capsys.readouterr().out
-    assert "preset 'cora'" in out and "dataset: cora" in out and "- name: cites" in out
+    assert "preset 'cora'" in out and "dataset: cora" in out and "- name: mae" in out and "- name: cca" in out
     assert main(["config", "--set", "train.lrr=1"]) == 2
     assert "train.lrr" in capsys.readouterr().err
