@@ -55,7 +55,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model": {"node_types": ["pin", "board", "query"], "text_buckets": 32768,
                   "id_buckets": 32768, "seq_max_len": 16},
         "sampling": {"quotas": PINTEREST_QUOTAS_DEFAULT},
-        "train": {"steps": 320, "warmup_steps": 20, "checkpoint_every": 100},
+        "train": {"steps": 640, "warmup_steps": 20, "checkpoint_every": 100},
     },
     "large": {
         "data": {"preset": "large"},
