@@ -20,7 +20,6 @@ FORMATS = {
 }
 
 
-@pytest.mark.slow  # until the presets use epoch budgets (minutes on tiny data today)
 @pytest.mark.parametrize("name", sorted(FORMATS))
 def test_preset_runs_end_to_end_on_its_format(tmp_path, name):
     writer, sub, (task, metric), chance = FORMATS[name]
