@@ -7,7 +7,7 @@ loss modules on :class:`~graphrep.models.omnisage.OmniSage`) and
 """
 
 from graphrep.tasks.cca import CCATask, TwoViewBatch, cca_ssg_loss
-from graphrep.tasks.entity_entity import EntityEntityTask, PairTaskBatch, RandomNegatives
+from graphrep.tasks.entity_entity import EntityEntityTask, PairTaskBatch
 from graphrep.tasks.entity_feature import EntityFeatureTask, FeatureTaskBatch
 from graphrep.tasks.inputs import (
     PINTEREST_METAPATHS,
@@ -20,6 +20,7 @@ from graphrep.tasks.inputs import (
 )
 from graphrep.tasks.masked_features import MaskedBatch, MaskedFeatureTask, scaled_cosine_error
 from graphrep.tasks.multitask import MultiTask
+from graphrep.tasks.negatives import RandomNegatives
 from graphrep.tasks.query_entity import QueryEntityTask
 from graphrep.tasks.user_entity import UserEntityTask, UserTaskBatch
 

@@ -31,8 +31,8 @@ from torch import Tensor
 from graphrep.models.nodes import NodeBatch
 from graphrep.samplers.args import check_int, check_seed
 from graphrep.samplers.covisit import derive_seed
-from graphrep.tasks.entity_entity import in_batch_accuracy
 from graphrep.tasks.inputs import InputBuilder, distinct_ids, featured_types
+from graphrep.tasks.negatives import in_batch_accuracy
 from graphrep.tasks.pool import Encoded, NodePool, NodeRows, encoded_for, private_pool
 
 _SALT = 0xFEA7

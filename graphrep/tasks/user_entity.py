@@ -49,8 +49,8 @@ from graphrep.samplers.args import check_float, check_int, check_seed
 from graphrep.samplers.covisit import derive_seed
 from graphrep.samplers.pairs import vocab_codes
 from graphrep.samplers.sequences import SequenceBatch, SequenceSampler
-from graphrep.tasks.entity_entity import RandomNegatives, in_batch_accuracy, log_frequency
 from graphrep.tasks.inputs import InputBuilder
+from graphrep.tasks.negatives import RandomNegatives, in_batch_accuracy, log_frequency
 from graphrep.tasks.pool import Encoded, ItemRows, NodePool, encoded_for, private_pool
 
 _SALT = 0x05E9

@@ -14,7 +14,7 @@ from graphrep.graph import HeteroGraph
 from graphrep.models import OmniSage
 from graphrep.samplers.covisit import CoVisitPairSampler
 from graphrep.tasks import EntityEntityTask, InputBuilder, NeighborConfig, default_samplers
-from graphrep.tasks.entity_entity import in_batch_accuracy, log_frequency
+from graphrep.tasks.negatives import in_batch_accuracy, log_frequency
 
 QUOTAS = {"pin": {"pin": 6, "board": 3}, "board": {"pin": 6, "board": 3}}
 SMALL = {

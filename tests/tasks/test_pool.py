@@ -12,7 +12,7 @@ from graphrep.data.synthetic import generate
 from graphrep.errors import ConfigError, GraphValidationError
 from graphrep.models import OmniSage
 from graphrep.tasks import InputBuilder, NeighborConfig, default_samplers
-from graphrep.tasks.entity_entity import RandomNegatives
+from graphrep.tasks.negatives import RandomNegatives
 from graphrep.tasks.pool import NodePool, NodeRows
 
 QUOTAS = {"pin": {"pin": 6, "board": 3}, "board": {"pin": 6, "board": 3},
