@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +44,8 @@ from graphrep.embed.refresh import refresh_run
 from graphrep.embed.store import Embeddings
 from graphrep.embed.versions import embeddings_path, open_state
 from graphrep.eval.collapse import topic_purity
+from graphrep.eval.evaluate import evaluate_retrieval
+from graphrep.eval.holdout import future_task, pair_task
 
 HELD = 500
 
@@ -121,19 +124,8 @@ def evaluate(out: Path) -> dict:
                       ev.action[sel], ev.surface[sel], ev.duration[sel])
     edges = {et[1]: e for et, e in edges_touching(full.graph, "pin", held).items()}
     changes = Changes({"pin": rows}, edges, acts)
-    report = refresh_run(run, changes)
-    res["refresh"] = report.to_dict()
-    state = open_state(run)
-    t = time.perf_counter()
-    ref = export_embeddings(state.model, state.config, GraphDataset(full.graph, full.events, {},
-                                                                    full.meta), out / "reference")
-    res["full_export_s"] = time.perf_counter() - t
-    new = Embeddings.load(embeddings_path(run))
-    res["max_abs_diff_refresh_vs_full"] = float(max(
-        np.abs(new.vectors(t) - ref.vectors(t)).max() for t in ref.types))
-    res["refresh_share_of_full_export"] = report.wall_s["total"] / res["full_export_s"]
-    res["purity_refreshed_held"] = topic_purity(new.vectors("pin")[held], corpus, topic[held],
-                                                topic[:n_train], k=10)  # fmt: skip
+    res.update(_refresh_vs_full(out, changes, GraphDataset(full.graph, full.events, {}, full.meta),
+                                full, held, corpus))  # fmt: skip
     return res
 
 
@@ -141,24 +133,97 @@ def refresh_saves(out: Path) -> dict:
     """Refresh with the held-out pins and only their board saves (how a pin arrives on
     Pinterest: saved to a board), from version 0, against a full export of that graph."""
     torch.set_num_threads(1)
-    run = out / "run"
     full = GraphDataset.load(out / "full", mmap=False)
     n_train = GraphDataset.load(out / "train").graph.num_nodes["pin"]
     held = np.arange(n_train, full.graph.num_nodes["pin"])
-    shutil.rmtree(run / "versions", ignore_errors=True)
     et = full.graph.edge_type("contains")
     changes = Changes({"pin": node_rows(full.graph, "pin", held)},
                       {"contains": edges_touching(full.graph, "pin", held)[et]})
-    report = refresh_run(run, changes)
+    shutil.rmtree(out / "run" / "versions", ignore_errors=True)
+    corpus = Embeddings.load(embeddings_path(out / "run", 0)).vectors("pin")
+    return _refresh_vs_full(out, changes, None, full, held, corpus)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+SCOPES = (("exact", "exact", True), ("local", "local", True), ("local_no_history", "local", False))
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine (1 where both rows are zero: users without history)."""
+    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    cos = (a * b).sum(1) / np.maximum(na * nb, 1e-12)
+    return np.where((na == 0) & (nb == 0), 1.0, cos)
+
+
+def _default_tasks(full: GraphDataset, cfg) -> list:
+    """The default protocol's four tasks on the full (permuted) graph: the generator's
+    held-out pairs, renamed to the full graph's pin ids, and future engagements."""
+    ds = generate("default", 0)
+    deg = ds.graph.degree("pin")
+    held0 = np.sort(np.random.default_rng(0).choice(np.flatnonzero(deg >= 3), HELD, replace=False))
+    perm = np.concatenate([np.flatnonzero(~np.isin(np.arange(len(deg)), held0)), held0])
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(len(perm))
+    t = ds.truth
+    tasks = [pair_task("pin→pin", inv[t["heldout_co_engaged"]], "pin", "pin", symmetric=True),
+             pair_task("board→pin", np.c_[t["heldout_board_pin"][:, 0], inv[t["heldout_board_pin"][:, 1]]],
+                       "board", "pin"),
+             pair_task("query→pin", np.c_[t["heldout_query_pin"][:, 0], inv[t["heldout_query_pin"][:, 1]]],
+                       "query", "pin"),
+             future_task(full, "user→pin", cfg.user_window)]  # fmt: skip
+    return tasks
+
+
+def _refresh_vs_full(out: Path, changes: Changes, export_ds: GraphDataset | None,
+                     full: GraphDataset, held: np.ndarray, corpus0: np.ndarray) -> dict:
+    """Refresh version 0 with ``changes`` in each scope, then export the changed graph in
+    full in the same process; counts, wall times and the drift of each scope from it."""
+    run = out / "run"
+    topic, n_train = full.truth["pin_topic"], int(held[0])
+    v0 = Embeddings.load(embeddings_path(run, 0))
+    refreshed, res = {}, {"refresh": {}}
+    for name, scope, history in SCOPES:
+        shutil.rmtree(run / "versions", ignore_errors=True)  # every scope from version 0
+        report = refresh_run(run, changes, scope=scope, user_history=history)
+        new = Embeddings.load(embeddings_path(run))
+        refreshed[name] = {t: np.array(new.vectors(t)) for t in new.types}
+        res["refresh"][name] = report.to_dict()
+        _log(f"refresh {name}: {report.types} {report.wall_s}")
     state = open_state(run)
+    wall: dict = {}
     t = time.perf_counter()
-    ref = export_embeddings(state.model, state.config, state.dataset, out / "reference_saves")
-    full_s = time.perf_counter() - t
-    new = Embeddings.load(embeddings_path(run))
-    return {"refresh": report.to_dict(), "full_export_s": full_s,
-            "refresh_share_of_full_export": report.wall_s["total"] / full_s,
-            "max_abs_diff_refresh_vs_full": float(max(
-                np.abs(new.vectors(t) - ref.vectors(t)).max() for t in ref.types))}
+    ref = export_embeddings(state.model, state.config, export_ds or state.dataset,
+                            out / "reference", overwrite=True, wall_s=wall)  # fmt: skip
+    res["full_export_s"] = time.perf_counter() - t
+    res["full_export_wall_s"] = wall
+    _log(f"full export {res['full_export_s']:.2f} s: {wall}")
+    exact = {t: np.array(ref.vectors(t)) for t in ref.types}
+    cfg = state.config.eval
+    tasks = _default_tasks(full, cfg)
+    for name, vec in {"full_export": exact, **refreshed}.items():
+        r = res.setdefault("quality", {}).setdefault(name, {})
+        r["purity_held_vs_version_0_pins"] = topic_purity(vec["pin"][held], corpus0, topic[held],
+                                                          topic[:n_train], k=10)  # fmt: skip
+        r["purity_held_vs_own_pins"] = topic_purity(vec["pin"][held], vec["pin"][:n_train],
+                                                    topic[held], topic[:n_train], k=10)  # fmt: skip
+        got = evaluate_retrieval(vec, tasks, cfg)
+        r[f"recall@{cfg.ks[0]}"] = {k: m[f"recall@{cfg.ks[0]}"] for k, m in got.items()}
+        _log(f"{name}: {r}")
+    for name in refreshed:
+        rep, d = res["refresh"][name], res["quality"][name]
+        rep["share_of_full_export"] = rep["wall_s"]["total"] / res["full_export_s"]
+        for t, v in refreshed[name].items():
+            cos = _cosine(v, exact[t])
+            n0 = v0.count(t)
+            copied = np.flatnonzero((v[:n0] == v0.vectors(t)).all(1))
+            d[f"cos.{t}"] = {"mean": float(cos.mean()), "min": float(cos.min()),
+                             "copied_rows": len(copied),
+                             "copied_mean": float(cos[copied].mean()) if len(copied) else None,
+                             "copied_min": float(cos[copied].min()) if len(copied) else None}  # fmt: skip
+    return res
 
 
 def main() -> None:

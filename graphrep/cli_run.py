@@ -118,6 +118,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     if args.update:
         return _refresh(args)
+    if args.scope is not None:
+        raise ConfigError("--scope applies to --update (an incremental refresh) only")
 
     kw = {k: v for k, v in (("dtype", args.dtype), ("index", args.index)) if v is not None}
     out = export_run(args.run, args.out, overwrite=True if args.overwrite else None, **kw)
@@ -136,10 +138,10 @@ def _refresh(args: argparse.Namespace) -> int:
     if args.out or args.dtype or args.index:
         raise ConfigError("--update writes the next version of RUN's embeddings with their dtype "
                           "and indexes; drop --out/--dtype/--index")
-    report = refresh_run(args.run, args.update)
+    report = refresh_run(args.run, args.update, scope=args.scope)
     parts = ", ".join(f"{t} {c['encoded']:,} of {c['total']:,}" for t, c in report.types.items())
-    print(f"version {report.version}: re-encoded {parts} in {report.wall_s['total']:.1f}s "
-          f"-> {embeddings_path(args.run, report.version)}")
+    print(f"version {report.version} ({report.scope} scope): re-encoded {parts} in "
+          f"{report.wall_s['total']:.1f}s -> {embeddings_path(args.run, report.version)}")
     return 0
 
 
@@ -263,6 +265,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--update", metavar="CHANGES",
                    help="directory of change tables (nodes_<type>, edges_<relation>, actions "
                    ".parquet): re-encode only what they affect and publish the next version")  # fmt: skip
+    e.add_argument("--scope", metavar="exact|local",
+                   help="with --update: 'exact' (equal to a full export of the changed graph) "
+                   "or 'local' (new/changed nodes, endpoints of new edges, users with new "
+                   "actions; other rows kept); default: the run's embed.refresh_scope")  # fmt: skip
     e.set_defaults(func=cmd_embed)
 
     s = sub.add_parser("serve", help="serve a run's embeddings over HTTP (needs graphrep[serve])")

@@ -46,6 +46,7 @@ def export_embeddings(
     index: str | None = None,
     meta: dict[str, Any] | None = None,
     overwrite: bool = False,
+    wall_s: dict[str, float] | None = None,
 ) -> Embeddings:
     """Embed every encoded node type and every user; write them to ``out``.
 
@@ -59,8 +60,13 @@ def export_embeddings(
         meta: extra manifest entries.
         overwrite: replace an existing embeddings directory at ``out`` (only one
             graphrep wrote; files graphrep did not write are never deleted).
+        wall_s: a dict to fill with seconds per phase: ``inputs`` (the input pipeline),
+            ``encode.<type>`` (sampling, encoding and writing a type), ``index``.
     """
+    wall = {} if wall_s is None else wall_s
+    t0 = time.perf_counter()
     builder = build_inputs(config, dataset)
+    wall["inputs"] = time.perf_counter() - t0
     graph, bs = dataset.graph, config.embed.batch_size
     info = {
         "config_digest": config.digest(), "graphrep_version": __version__, "model": config.name,
@@ -83,6 +89,7 @@ def export_embeddings(
     try:
         with writer as w:
             for nt in model.encoders:
+                t0 = time.perf_counter()
                 ids = graph.external_ids(nt)
                 rows = shard_range(len(ids), rank, world)
                 start = rows[0]
@@ -92,7 +99,9 @@ def export_embeddings(
                     if nt in tables:
                         tables[nt][start : start + len(chunk)] = chunk
                     start += len(chunk)
+                wall[f"encode.{nt}"] = time.perf_counter() - t0
             if with_users:
+                t0 = time.perf_counter()
                 for table in tables.values():
                     table.flush()
                 barrier()  # every rank's rows of the item tables are written
@@ -109,6 +118,7 @@ def export_embeddings(
                 ):  # fmt: skip
                     w.add(USER_TYPE, chunk, users[start : start + len(chunk)])
                     start += len(chunk)
+                wall[f"encode.{USER_TYPE}"] = time.perf_counter() - t0
     finally:
         tables.clear()
         if rank == 0:  # the other ranks' mappings stay valid after the unlink
@@ -121,8 +131,10 @@ def export_embeddings(
     emb = Embeddings.load(out)
     kind = index or config.embed.index
     if kind != "none" and rank == 0:
+        t0 = time.perf_counter()
         emb.build_indexes({t: kind for t in emb.types})
         emb = Embeddings.load(out)
+        wall["index"] = time.perf_counter() - t0
     if world > 1:
         barrier()
     return emb

@@ -1,10 +1,13 @@
 r"""Incremental refresh: re-encode only what a change set affects, publish a new version.
 
 ``refresh_run(RUN, changes)`` applies :class:`~graphrep.embed.changes.Changes` to the
-run's current state (:mod:`graphrep.embed.versions`) and writes version :math:`N + 1`
-equal -- for every node and user -- to a full export of the changed state, while
-encoding only the affected entities. A node :math:`v` of an encoded type is affected
-when its encoder input can differ:
+run's current state (:mod:`graphrep.embed.versions`) and writes version :math:`N + 1`.
+Rows that are not re-encoded are copied from version :math:`N` (vector and stored
+neighbourhood). Two scopes say which rows are re-encoded.
+
+**Exact** (``scope="exact"``): version :math:`N + 1` equals -- for every node and user --
+a full export of the changed state. A node :math:`v` of an encoded type is affected when
+its encoder input can differ:
 
 1. :math:`v` is new, or its own features changed (a new node; the log-degree token of a
    content-free type whose degree changed);
@@ -15,11 +18,28 @@ when its encoder input can differ:
    not move keeps its vector;
 3. its neighbourhood holds a node whose features changed (rule 1).
 
-A user is affected when they have new actions (their sequence or embedding time
-changed), are new, or their last ``M`` history items include an affected item. Unaffected
-rows are copied from the previous version. Indexes are updated: an HNSW index is patched
-(:func:`~graphrep.embed.ann.patch_hnsw`) when at most ``hnsw_patch_max`` of its rows
-changed and rebuilt otherwise; flat and IVF indexes are rebuilt.
+Because a walk picks each step's neighbour by its position in a CSR row, one inserted
+edge moves every walk that passes through its row: a uniform 1 % of new pins changes most
+neighbourhoods within two traversals, and the exact refresh costs about a full export
+(docs/benchmarks.md).
+
+**Local** (``scope="local"``, bounded staleness between full exports, as PinSage-style
+systems refresh): re-encode only
+
+a. the new nodes,
+b. the nodes whose own features changed (rule 1),
+c. the endpoints of the new edges: nodes whose own row of a relation their walks read
+   gained edges; their neighbourhood is sampled again on the new graph.
+
+No walk-reach resampling and no rule 3: a node further from the change keeps its
+vector and stored neighbourhood until the next exact refresh or full export (whose
+result a local refresh approaches; the drift is measured in docs/benchmarks.md).
+
+A user is re-encoded when they are new or have new actions (their sequence or embedding
+time changed), or -- always in exact scope, optionally in local scope -- their last
+``M`` history items include a re-encoded item. Indexes are updated: an HNSW index is
+patched (:func:`~graphrep.embed.ann.patch_hnsw`) when at most ``hnsw_patch_max`` of its
+rows changed and rebuilt otherwise; flat and IVF indexes are rebuilt.
 """
 
 from __future__ import annotations
@@ -60,6 +80,8 @@ from graphrep.errors import ConfigError
 from graphrep.samplers.reach import walk_reach
 from graphrep.samplers.sequences import SequenceSampler
 from graphrep.train.build import build_inputs
+from graphrep.train.output_config import REFRESH_SCOPES
+from graphrep.utils.checks import choice as check_choice
 
 _CHUNK = 65536
 _ALL = 2**62  # a cut after every event: user histories are already cut
@@ -67,14 +89,25 @@ _ALL = 2**62  # a cut after every event: user histories are already cut
 
 @dataclass
 class RefreshReport:
-    """What a refresh did: the version, per type ``{total, new, candidates, encoded}``, wall times."""
+    """What a refresh did.
+
+    Attributes:
+        version: the published version.
+        scope: ``"exact"`` or ``"local"``.
+        types: per type ``{total, new, candidates, encoded}`` (users: ``{total, new, encoded}``).
+        wall_s: seconds per phase: ``load`` (run state), ``apply`` (changes, input
+            pipelines), ``encode.<type>`` (choosing, sampling and encoding), ``write``,
+            ``index``, ``total``.
+    """
 
     version: int
+    scope: str = "exact"
     types: dict[str, dict[str, int]] = field(default_factory=dict)
     wall_s: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "types": self.types, "wall_s": self.wall_s}
+        return {"version": self.version, "scope": self.scope, "types": self.types,
+                "wall_s": self.wall_s}  # fmt: skip
 
 
 def _stored_rows(store: Embeddings, t: str, names: list[str], n_old: int) -> dict[str, np.ndarray] | None:
@@ -86,19 +119,27 @@ def _stored_rows(store: Embeddings, t: str, names: list[str], n_old: int) -> dic
     return rows
 
 
-def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: Any,
-                  bs: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, dict[str, int]]:
-    """(vectors [n_new, D], neighbourhood rows [n_new, k], affected ids, counts) of type ``t``."""
+def _padded(stored: dict[str, np.ndarray], n_new: int) -> dict[str, np.ndarray]:
+    """The previous version's neighbourhood rows, with empty rows for the new nodes."""
+    out = {}
+    for k, v in stored.items():
+        full = np.full((n_new, v.shape[1]), -1 if k.endswith(".ids") else 0, dtype=v.dtype)
+        full[: len(v)] = v
+        out[k] = full
+    return out
+
+
+def _exact_affected(state: RunState, applied: Applied, t: str, old_b: Any, new_b: Any,
+                    rows: dict[str, np.ndarray], names: list[str],
+                    stored: dict[str, np.ndarray] | None) -> tuple[np.ndarray, int]:
+    """Scope ``exact`` (rules 1-3 of the module docstring): the affected ids of ``t`` and the
+    number of resampled candidates; ``rows`` gets the candidates' new neighbourhoods."""
     model, ext = state.model, applied.extension
     n_old, n_new = state.dataset.graph.num_nodes[t], ext.graph.num_nodes[t]
     new = np.arange(n_old, n_new, dtype=np.int64)
     sampler = new_b.samplers.get(t)
     nbr_types = list(sampler.quotas) if sampler is not None else []
-    names = [f"nbr.{u}.{k}" for u in nbr_types for k in ("ids", "weights")]
-    stored = _stored_rows(state.embeddings, t, names, n_old)
-    rows: dict[str, np.ndarray] = {}
-    changed_nb = np.zeros(0, dtype=np.int64)
-    cand = new
+    changed_nb, cand = np.zeros(0, dtype=np.int64), new
     if sampler is not None:
         if stored is None:
             cand = np.arange(n_new, dtype=np.int64)
@@ -109,15 +150,13 @@ def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: 
         old_c = cand < n_old
         differ = ~old_c.copy()
         for k in names:
-            pad = -1 if k.endswith(".ids") else 0
-            full = np.full((n_new, fresh[k].shape[1]), pad, dtype=fresh[k].dtype)
-            if stored is not None:
-                full[:n_old] = stored[k]
-                differ[old_c] |= (stored[k][cand[old_c]] != fresh[k][old_c]).any(1)
-            else:
+            if k not in rows:
+                rows[k] = np.full((n_new, fresh[k].shape[1]), -1 if k.endswith(".ids") else 0,
+                                  dtype=fresh[k].dtype)  # fmt: skip
                 differ[:] = True
-            full[cand] = fresh[k]
-            rows[k] = full
+            else:
+                differ[old_c] |= (rows[k][cand[old_c]] != fresh[k][old_c]).any(1)
+            rows[k][cand] = fresh[k]
         changed_nb = cand[differ]
     # nodes whose encoder input reads changed features (rules 1 and 3)
     feat = {u: new_nodes for u, new_nodes in ext.new_nodes.items()}
@@ -129,35 +168,74 @@ def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: 
     for u in nbr_types:
         if u in feat and len(feat[u]):
             reads |= np.isin(rows[f"nbr.{u}.ids"], feat[u]).any(1)
-    affected = np.union1d(np.union1d(new, changed_nb), np.flatnonzero(reads))
+    return np.union1d(np.union1d(new, changed_nb), np.flatnonzero(reads)), len(cand)
+
+
+def _local_affected(state: RunState, applied: Applied, t: str, new_b: Any) -> np.ndarray:
+    """Scope ``local``: the new nodes of ``t``, those whose own features changed (the
+    log-degree token of a content-free type) and those whose own row of a relation their
+    walks read gained edges (the endpoints of the new edges)."""
+    ext, empty = applied.extension, np.zeros(0, dtype=np.int64)
+    parts = [ext.new_nodes.get(t, empty)]
+    schema = state.model.encoder_schema
+    if t in schema and schema[t].featureless:
+        parts.append(ext.degree_changed.get(t, empty))
+    sampler = new_b.samplers.get(t)
+    if sampler is not None:
+        read = {et for mp in sampler.metapaths for et in mp.edge_types if et[0] == t}
+        parts += [np.asarray(r, dtype=np.int64) for et, r in ext.changed_rows.items() if et in read]
+    return np.unique(np.concatenate(parts))
+
+
+def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: Any, bs: int,
+                  scope: str) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, dict[str, int]]:
+    """(vectors [n_new, D], neighbourhood rows [n_new, k], affected ids, counts) of type ``t``."""
+    model = state.model
+    n_old, n_new = state.dataset.graph.num_nodes[t], applied.extension.graph.num_nodes[t]
+    sampler = new_b.samplers.get(t)
+    names = [f"nbr.{u}.{k}" for u in (sampler.quotas if sampler is not None else ())
+             for k in ("ids", "weights")]  # fmt: skip
+    stored = _stored_rows(state.embeddings, t, names, n_old)
+    rows = _padded(stored, n_new) if stored is not None else {}
+    if scope == "exact":
+        affected, n_cand = _exact_affected(state, applied, t, old_b, new_b, rows, names, stored)
+    else:  # rows not re-encoded keep the neighbourhood (and vector) of the previous version
+        affected = _local_affected(state, applied, t, new_b)
+        n_cand = len(affected)
     vectors = np.zeros((n_new, model.dim), dtype=np.float32)
     if t in state.embeddings.types:
         vectors[:n_old] = state.embeddings.vectors(t)
     for lo in range(0, len(affected), bs):
         part = affected[lo : lo + bs]
-        z, _ = next(encode_nodes(model, new_b, t, part, len(part)))
+        z, nbr = next(encode_nodes(model, new_b, t, part, len(part)))
         vectors[part] = z
-    counts = {"total": int(n_new), "new": len(new), "candidates": len(cand),
+        for k in rows:
+            rows[k][part] = nbr[k]
+    counts = {"total": int(n_new), "new": int(n_new - n_old), "candidates": n_cand,
               "encoded": len(affected)}  # fmt: skip
     return vectors, rows, affected, counts
 
 
 def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndarray],
-                   vectors: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, int]]:
+                   vectors: dict[str, np.ndarray],
+                   history: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Users' vectors: the new users, those with new actions and (``history``) those whose
+    last ``M`` history items include a re-encoded item; the others are copied."""
     model, config = state.model, state.config
     log, times = applied.dataset.events, applied.user_time
     n_old, n_new = state.embeddings.count(USER_TYPE), log.num_users
     sampler = SequenceSampler(log, config.model.seq_max_len, _ALL, future_window=1)
-    everyone = np.arange(n_new, dtype=np.int64)
-    hist = sampler.eval_batch(everyone, _ALL, window=1)
     hit = np.zeros(n_new, dtype=bool)
-    codes, items, mask = hist.item_type.numpy(), hist.items.numpy(), hist.mask.numpy()
-    for code, name in enumerate(log.item_types):
-        if name in encoded and len(encoded[name]):
-            hit |= (mask & (codes == code) & np.isin(items, encoded[name])).any(1)
+    if history:
+        hist = sampler.eval_batch(np.arange(n_new, dtype=np.int64), _ALL, window=1)
+        codes, items, mask = hist.item_type.numpy(), hist.items.numpy(), hist.mask.numpy()
+        for code, name in enumerate(log.item_types):
+            if name in encoded and len(encoded[name]):
+                hit |= (mask & (codes == code) & np.isin(items, encoded[name])).any(1)
     hit[applied.changed_users] = True
     hit[n_old:] = True
-    affected = np.flatnonzero(hit & mask.any(1))
+    hit &= np.diff(log.user_offsets) > 0  # users without any history keep their zero vector
+    affected = np.flatnonzero(hit)
     out = np.zeros((n_new, model.dim), dtype=np.float32)
     out[:n_old] = state.embeddings.vectors(USER_TYPE)
     lookup = all(t in vectors for t in log.item_types)
@@ -172,7 +250,7 @@ def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndar
                 raise ConfigError("refresh: users' history items must all be of encoded types")
             q = torch.from_numpy(times[users])
             out[users] = _users_from_history(model, h, emb, q).float().numpy()
-    return out, {"total": int(n_new), "new": int(n_new - n_old), "encoded": len(affected)}
+    return out, affected, {"total": int(n_new), "new": int(n_new - n_old), "encoded": len(affected)}
 
 
 def _indexes(new: Embeddings, old: Embeddings, affected: dict[str, np.ndarray],
@@ -193,27 +271,51 @@ def _indexes(new: Embeddings, old: Embeddings, affected: dict[str, np.ndarray],
 
 
 def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
+                scope: str | None = None, user_history: bool | None = None,
                 hnsw_patch_max: float = 0.2) -> RefreshReport:
-    """Apply ``changes`` (or a CHANGES directory) to ``run``; publish the next version."""
+    """Apply ``changes`` (or a CHANGES directory) to ``run``; publish the next version.
+
+    Args:
+        run: the run directory.
+        changes: the change tables (or their directory).
+        scope: ``"exact"`` (the version equals a full export of the changed state) or
+            ``"local"`` (re-encode the changed nodes and the endpoints of the new edges
+            only; see the module docstring). Default: the run's ``embed.refresh_scope``.
+        user_history: in ``local`` scope, also re-encode the users whose last ``M``
+            history items include a re-encoded item (default: the run's
+            ``embed.refresh_user_history``). The exact scope always does.
+        hnsw_patch_max: patch an HNSW index in place when at most this share of its
+            rows changed; rebuild it otherwise.
+    """
     t0 = time.perf_counter()
     if not isinstance(changes, Changes):
         changes = Changes.read(changes)
+    if scope is not None:
+        check_choice(scope, "refresh scope (embed.refresh_scope, --scope)", REFRESH_SCOPES)
     state = open_state(run)
+    embed = state.config.embed
+    scope = embed.refresh_scope if scope is None else scope
+    history = scope == "exact" or (embed.refresh_user_history if user_history is None
+                                   else bool(user_history))  # fmt: skip
     t_load = time.perf_counter()
     applied = apply_changes(state.dataset, state.user_time, changes)
-    old_b = build_inputs(state.config, state.dataset)
+    old_b = build_inputs(state.config, state.dataset) if scope == "exact" else None
     new_b = build_inputs(state.config, applied.dataset)
     version = state.version + 1
-    report = RefreshReport(version)
+    report = RefreshReport(version, scope)
+    report.wall_s.update(load=t_load - t0, apply=time.perf_counter() - t_load)
     vectors, rows, encoded = {}, {}, {}
-    bs = state.config.embed.batch_size
     for t in state.model.encoders:
+        t1 = time.perf_counter()
         vectors[t], rows[t], encoded[t], report.types[t] = _refresh_type(
-            state, applied, t, old_b, new_b, bs)  # fmt: skip
+            state, applied, t, old_b, new_b, embed.batch_size, scope)  # fmt: skip
+        report.wall_s[f"encode.{t}"] = time.perf_counter() - t1
     has_users = USER_TYPE in state.embeddings.types and USER_TYPE not in state.model.encoders
     if has_users and applied.dataset.events is not None:
-        vectors[USER_TYPE], report.types[USER_TYPE] = _refresh_users(state, applied, encoded, vectors)
-        encoded[USER_TYPE] = np.arange(0)  # all users' rows are rewritten from `vectors`
+        t1 = time.perf_counter()
+        vectors[USER_TYPE], encoded[USER_TYPE], report.types[USER_TYPE] = _refresh_users(
+            state, applied, encoded, vectors, history)  # fmt: skip
+        report.wall_s[f"encode.{USER_TYPE}"] = time.perf_counter() - t1
     t_enc = time.perf_counter()
     store = state.embeddings
     root = versions_dir(state.run)
@@ -232,13 +334,12 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
                     w.add(t, vectors[t][lo : lo + _CHUNK], ids[lo : lo + _CHUNK], part)
         new = Embeddings.load(os.path.join(tmp, "embeddings"))
         t_write = time.perf_counter()
-        report.wall_s["index"] = 0.0
         idx = _indexes(new, store, encoded, hnsw_patch_max)
         t_idx = time.perf_counter()
         os.mkdir(os.path.join(tmp, "changes"))
         changes.write(os.path.join(tmp, "changes"))
-        report.wall_s = {"load": t_load - t0, "encode": t_enc - t_load, "write": t_write - t_enc,
-                         "index": t_idx - t_write, "total": time.perf_counter() - t0}  # fmt: skip
+        report.wall_s.update(write=t_write - t_enc, index=t_idx - t_write,
+                             total=time.perf_counter() - t0)  # fmt: skip
         with open(os.path.join(tmp, "refresh.json"), "w") as f:
             json.dump({**report.to_dict(), "indexes": idx, "changes": changes.summary()}, f, indent=1)
         try:

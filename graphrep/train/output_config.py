@@ -12,26 +12,39 @@ from graphrep.errors import ConfigError
 from graphrep.utils.checks import at_least as _positive
 from graphrep.utils.checks import choice as _choice
 
+REFRESH_SCOPES = ("exact", "local")  #: What ``graphrep embed RUN --update`` re-encodes.
+
 
 @dataclass
 class EmbedConfig:
-    """Export of every node's embedding.
+    """Export of every node's embedding, and incremental refreshes of it.
 
     Args:
         batch_size: nodes embedded per forward pass.
         dtype: stored vector type: ``"float32"``, ``"float16"`` or ``"int8"`` (per-row scales).
         index: faiss index stored with the vectors: ``"none"``, ``"flat"``, ``"hnsw"`` or
             ``"ivf"``.
+        refresh_scope: what ``graphrep embed RUN --update`` re-encodes
+            (:mod:`graphrep.embed.refresh`): ``"exact"`` every node whose encoder input
+            changed, so the new version equals a full export of the changed graph;
+            ``"local"`` only new nodes, nodes with changed features, the endpoints of new
+            edges and users with new actions (bounded staleness between full exports: the
+            other rows keep their vectors and stored neighbourhoods).
+        refresh_user_history: in ``"local"`` scope, also re-encode users whose last
+            ``model.seq_max_len`` history items include a re-encoded item.
     """
 
     batch_size: int = 1024
     dtype: str = "float32"
     index: str = "flat"
+    refresh_scope: str = "exact"
+    refresh_user_history: bool = True
 
     def __post_init__(self) -> None:
         _positive(self.batch_size, "embed.batch_size")
         _choice(self.dtype, "embed.dtype", ("float32", "float16", "int8"))
         _choice(self.index, "embed.index", ("none", "flat", "hnsw", "ivf"))
+        _choice(self.refresh_scope, "embed.refresh_scope", REFRESH_SCOPES)
 
 
 @dataclass

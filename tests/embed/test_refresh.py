@@ -103,3 +103,91 @@ def test_bad_changes_are_named(held_run, tmp_path):
     with pytest.raises(KeyError, match="relation"):
         refresh_run(held_run.path, Changes(edges={"nope": EdgeRows([0], [1])}))
     assert current_version(held_run.path) == 0
+
+
+def _rows_equal(a: Embeddings, b: Embeddings, t: str, rows: np.ndarray, atol: float | None) -> None:
+    """Vectors (and stored neighbourhoods) of ``rows`` of ``t``: equal within ``atol``, or bit
+    for bit when ``atol`` is None."""
+    if atol is None:
+        np.testing.assert_array_equal(a.vectors(t)[rows], b.vectors(t)[rows], err_msg=t)
+    else:
+        np.testing.assert_allclose(a.vectors(t)[rows], b.vectors(t)[rows], atol=atol, err_msg=t)
+    for k, v in b.row_arrays(t).items():
+        np.testing.assert_array_equal(a.row_arrays(t)[k][rows], v[rows], err_msg=f"{t} {k}")
+
+
+def _endpoints(h, changes: Changes) -> dict[str, set]:
+    """Hand count of local scope's (a) + (c) on the tiny graph: the new pins, and every old
+    endpoint of a new edge on the side whose row the type's walks read (pins walk
+    rev_contains, rev_engaged and co_engaged; boards contains; queries clicked)."""
+    g = h.full.graph
+    out = {"pin": set(h.held.tolist()), "board": set(), "query": set()}
+    for rel, e in changes.edges.items():
+        src, dst = g.edge_type(rel)[0], g.edge_type(rel)[2]
+        s_ids, d_ids = g.index_of(src, np.asarray(e.src)), g.index_of(dst, np.asarray(e.dst))
+        if rel in ("contains", "clicked"):
+            out[src] |= set(s_ids.tolist())
+        if rel in ("contains", "engaged"):
+            out["pin"] |= set(d_ids.tolist())  # the pin's rev_contains / rev_engaged row
+        if rel == "co_engaged":
+            out["pin"] |= set(s_ids.tolist())
+    return out
+
+
+@pytest.mark.parametrize("user_history", [True, False])
+def test_local_scope_reencodes_the_changed_nodes_and_copies_the_rest(holdout, held_run, tmp_path,
+                                                                     user_history):
+    changes = _held_changes(holdout)
+    before = Embeddings.load(embeddings_path(held_run.path))
+    report = refresh_run(held_run.path, changes, scope="local", user_history=user_history)
+    assert report.scope == "local" and report.version == 1 == current_version(held_run.path)
+    state = open_state(held_run.path)
+    assert state.dataset.graph.equals(holdout.full.graph)
+    new = Embeddings.load(embeddings_path(held_run.path))
+    ref = export_embeddings(state.model, state.config, GraphDataset(
+        holdout.full.graph, holdout.full.events, {}, holdout.full.meta), tmp_path / "ref")
+    expect = _endpoints(holdout, changes)
+    for t, ids in expect.items():
+        ids = np.array(sorted(ids), dtype=np.int64)
+        assert report.types[t]["encoded"] == len(ids) < report.types[t]["total"], t
+        # re-encoded rows see the new graph exactly as a full export does...
+        _rows_equal(new, ref, t, ids, atol=1e-5)
+        # ...and every other row is the previous version's, bit for bit
+        kept = np.setdiff1d(np.arange(before.count(t)), ids)
+        _rows_equal(new, before, t, kept, atol=None)
+    # users: (d) new actions, plus (e) a re-encoded pin among their last M history items
+    ev, m = state.dataset.events, state.config.model.seq_max_len
+    acted = set(np.unique(changes.actions.user).tolist())
+    hist = {u for u in range(ev.num_users)
+            if set(ev.item[ev.user_offsets[u]:ev.user_offsets[u + 1]][-m:].tolist()) & expect["pin"]}
+    users = np.array(sorted(acted | hist if user_history else acted), dtype=np.int64)
+    assert hist - acted, "the change set reaches users only through their history"
+    assert report.types["user"]["encoded"] == len(users)
+    kept = np.setdiff1d(np.arange(before.count("user")), users)
+    np.testing.assert_array_equal(new.vectors("user")[kept], before.vectors("user")[kept])
+    # the indexes hold the new version's vectors (new pins added, re-encoded rows replaced)
+    for t, rows in (("pin", expect["pin"]), ("board", expect["board"]), ("user", users)):
+        index = new.faiss_index(t)
+        assert index.ntotal == new.count(t)
+        got = np.stack([index.reconstruct(int(r)) for r in sorted(rows)])
+        np.testing.assert_array_equal(got, new.vectors(t)[sorted(rows)], err_msg=t)
+
+
+def test_refresh_scope_is_checked_and_named(held_run, tmp_path, capsys):
+    from graphrep.cli import main
+    from graphrep.errors import ConfigError
+    from graphrep.train.output_config import EmbedConfig
+
+    with pytest.raises(ConfigError, match=r"embed\.refresh_scope.*\['exact', 'local'\].*'nearby'"):
+        refresh_run(held_run.path, Changes(), scope="nearby")
+    with pytest.raises(ConfigError, match=r"embed\.refresh_scope"):
+        EmbedConfig(refresh_scope="nearby")
+    (tmp_path / "changes").mkdir()
+    assert main(["embed", str(held_run.path), "--update", str(tmp_path / "changes"),
+                 "--scope", "nearby"]) == 2
+    assert "--scope" in capsys.readouterr().err
+    assert main(["embed", str(held_run.path), "--scope", "local"]) == 2
+    assert current_version(held_run.path) == 0
+    assert main(["embed", str(held_run.path), "--update", str(tmp_path / "changes"),
+                 "--scope", "local"]) == 0
+    assert "local scope" in capsys.readouterr().out and current_version(held_run.path) == 1
