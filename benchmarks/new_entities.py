@@ -148,7 +148,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-SCOPES = (("exact", "exact", True), ("local", "local", True), ("local_no_history", "local", False))
+SCOPES = (("exact", "exact", True), ("local", "local", False), ("local_user_history", "local", True))
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

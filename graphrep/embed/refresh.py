@@ -35,9 +35,10 @@ No walk-reach resampling and no rule 3: a node further from the change keeps its
 vector and stored neighbourhood until the next exact refresh or full export (whose
 result a local refresh approaches; the drift is measured in docs/benchmarks.md).
 
-A user is re-encoded when they are new or have new actions (their sequence or embedding
-time changed), or -- always in exact scope, optionally in local scope -- their last
-``M`` history items include a re-encoded item. Indexes are updated: an HNSW index is
+A user is re-encoded when they are new, when new actions changed their encoder input
+(an added action among their last ``M``, or a later embedding time: an action older than
+their last ``M`` changes nothing), or -- always in exact scope, optionally in local scope
+-- their last ``M`` history items include a re-encoded item. Indexes are updated: an HNSW index is
 patched (:func:`~graphrep.embed.ann.patch_hnsw`) when at most ``hnsw_patch_max`` of its
 rows changed and rebuilt otherwise; flat and IVF indexes are rebuilt.
 """
@@ -216,11 +217,32 @@ def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: 
     return vectors, rows, affected, counts
 
 
+_SEQUENCE_FIELDS = ("items", "item_type", "action", "surface", "timestamp", "mask")
+
+
+def _sequence_changed(state: RunState, applied: Applied, sampler: SequenceSampler) -> np.ndarray:
+    """The known users with new actions whose encoder input changed: an added action among
+    their last ``M`` (an action older than those leaves the window as it was) or a later
+    embedding time."""
+    users = applied.changed_users[applied.changed_users < state.dataset.events.num_users]
+    if not len(users):
+        return users
+    m = state.config.model.seq_max_len
+    before = SequenceSampler(state.dataset.events, m, _ALL, future_window=1).eval_batch(
+        users, _ALL, window=1)  # fmt: skip
+    after = sampler.eval_batch(users, _ALL, window=1)
+    same = applied.user_time[users] == state.user_time[users]
+    for f in _SEQUENCE_FIELDS:
+        same &= (getattr(before, f) == getattr(after, f)).all(1).numpy()
+    return users[~same]
+
+
 def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndarray],
                    vectors: dict[str, np.ndarray],
                    history: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
-    """Users' vectors: the new users, those with new actions and (``history``) those whose
-    last ``M`` history items include a re-encoded item; the others are copied."""
+    """Users' vectors: the new users, those whose last ``M`` actions or embedding time
+    changed and (``history``) those whose last ``M`` history items include a re-encoded
+    item; the others are copied."""
     model, config = state.model, state.config
     log, times = applied.dataset.events, applied.user_time
     n_old, n_new = state.embeddings.count(USER_TYPE), log.num_users
@@ -232,7 +254,7 @@ def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndar
         for code, name in enumerate(log.item_types):
             if name in encoded and len(encoded[name]):
                 hit |= (mask & (codes == code) & np.isin(items, encoded[name])).any(1)
-    hit[applied.changed_users] = True
+    hit[_sequence_changed(state, applied, sampler)] = True
     hit[n_old:] = True
     hit &= np.diff(log.user_offsets) > 0  # users without any history keep their zero vector
     affected = np.flatnonzero(hit)

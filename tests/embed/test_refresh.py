@@ -76,6 +76,18 @@ def test_empty_changes_reencode_nothing_and_versions_chain(held_run):
     assert r2.version == 2 and open_state(held_run.path).version == 2
 
 
+def test_an_action_older_than_the_last_m_changes_no_user(holdout, held_run):
+    ev = open_state(held_run.path).dataset.events
+    m = open_state(held_run.path).config.model.seq_max_len
+    user = int(np.flatnonzero(np.diff(ev.user_offsets) > m)[0])
+    oldest = int(ev.timestamp[ev.user_offsets[user]])
+    before = Embeddings.load(embeddings_path(held_run.path)).vectors("user")
+    report = refresh_run(held_run.path, Changes(actions=ActionRows([user], [0], [oldest - 1])))
+    assert report.types["user"]["encoded"] == 0
+    np.testing.assert_array_equal(Embeddings.load(embeddings_path(held_run.path)).vectors("user"),
+                                  before)
+
+
 def test_new_user_actions_after_the_cut(holdout, held_run):
     from graphrep.embed.encode import Action, Encoder
 
@@ -155,11 +167,14 @@ def test_local_scope_reencodes_the_changed_nodes_and_copies_the_rest(holdout, he
         # ...and every other row is the previous version's, bit for bit
         kept = np.setdiff1d(np.arange(before.count(t)), ids)
         _rows_equal(new, before, t, kept, atol=None)
-    # users: (d) new actions, plus (e) a re-encoded pin among their last M history items
-    ev, m = state.dataset.events, state.config.model.seq_max_len
-    acted = set(np.unique(changes.actions.user).tolist())
-    hist = {u for u in range(ev.num_users)
-            if set(ev.item[ev.user_offsets[u]:ev.user_offsets[u + 1]][-m:].tolist()) & expect["pin"]}
+    # users: (d) a new action among their last M, plus (e) a re-encoded pin among them
+    ev, old, m = state.dataset.events, open_state(held_run.path, 0).dataset.events, \
+        state.config.model.seq_max_len
+    window = lambda log, u: log.item[log.user_offsets[u]:log.user_offsets[u + 1]][-m:]  # noqa: E731
+    acted = {u for u in np.unique(changes.actions.user).tolist()
+             if not np.array_equal(window(ev, u), window(old, u))}
+    assert 0 < len(acted) < len(np.unique(changes.actions.user))  # some actions are older
+    hist = {u for u in range(ev.num_users) if set(window(ev, u).tolist()) & expect["pin"]}
     users = np.array(sorted(acted | hist if user_history else acted), dtype=np.int64)
     assert hist - acted, "the change set reaches users only through their history"
     assert report.types["user"]["encoded"] == len(users)
