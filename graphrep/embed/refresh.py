@@ -33,7 +33,10 @@ c. the endpoints of the new edges: nodes whose own row of a relation their walks
 
 No walk-reach resampling and no rule 3: a node further from the change keeps its
 vector and stored neighbourhood until the next exact refresh or full export (whose
-result a local refresh approaches; the drift is measured in docs/benchmarks.md).
+result a local refresh approaches; the drift is measured in docs/benchmarks.md). A
+version records whether it is exact (``meta["exact"]``); an exact refresh on top of a
+local version cannot tell stale rows from current ones, so it re-encodes every node and
+user (the cost of a full export) and is exact again.
 
 A user is re-encoded when they are new, when new actions changed their encoder input
 (an added action among their last ``M``, or a later embedding time: an action older than
@@ -190,15 +193,16 @@ def _local_affected(state: RunState, applied: Applied, t: str, new_b: Any) -> np
 
 def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: Any, bs: int,
                   scope: str) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, dict[str, int]]:
-    """(vectors [n_new, D], neighbourhood rows [n_new, k], affected ids, counts) of type ``t``."""
+    """(vectors [n_new, D], neighbourhood rows [n_new, k], affected ids, counts) of type ``t``
+    (``scope="all"``: every node, for an exact version on top of a local one)."""
     model = state.model
     n_old, n_new = state.dataset.graph.num_nodes[t], applied.extension.graph.num_nodes[t]
     sampler = new_b.samplers.get(t)
     names = [f"nbr.{u}.{k}" for u in (sampler.quotas if sampler is not None else ())
              for k in ("ids", "weights")]  # fmt: skip
-    stored = _stored_rows(state.embeddings, t, names, n_old)
+    stored = _stored_rows(state.embeddings, t, names, n_old) if scope != "all" else None
     rows = _padded(stored, n_new) if stored is not None else {}
-    if scope == "exact":
+    if scope in ("exact", "all"):
         affected, n_cand = _exact_affected(state, applied, t, old_b, new_b, rows, names, stored)
     else:  # rows not re-encoded keep the neighbourhood (and vector) of the previous version
         affected = _local_affected(state, applied, t, new_b)
@@ -238,8 +242,8 @@ def _sequence_changed(state: RunState, applied: Applied, sampler: SequenceSample
 
 
 def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndarray],
-                   vectors: dict[str, np.ndarray],
-                   history: bool = True) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+                   vectors: dict[str, np.ndarray], history: bool = True,
+                   everyone: bool = False) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """Users' vectors: the new users, those whose last ``M`` actions or embedding time
     changed and (``history``) those whose last ``M`` history items include a re-encoded
     item; the others are copied."""
@@ -256,6 +260,7 @@ def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndar
                 hit |= (mask & (codes == code) & np.isin(items, encoded[name])).any(1)
     hit[_sequence_changed(state, applied, sampler)] = True
     hit[n_old:] = True
+    hit[:] |= everyone
     hit &= np.diff(log.user_offsets) > 0  # users without any history keep their zero vector
     affected = np.flatnonzero(hit)
     out = np.zeros((n_new, model.dim), dtype=np.float32)
@@ -319,9 +324,11 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
     scope = embed.refresh_scope if scope is None else scope
     history = scope == "exact" or (embed.refresh_user_history if user_history is None
                                    else bool(user_history))  # fmt: skip
+    # an exact version on top of a local one re-encodes everything: its kept rows are stale
+    stale = scope == "exact" and not state.embeddings.meta.get("exact", True)
     t_load = time.perf_counter()
     applied = apply_changes(state.dataset, state.user_time, changes)
-    old_b = build_inputs(state.config, state.dataset) if scope == "exact" else None
+    old_b = build_inputs(state.config, state.dataset) if scope == "exact" and not stale else None
     new_b = build_inputs(state.config, applied.dataset)
     version = state.version + 1
     report = RefreshReport(version, scope)
@@ -330,13 +337,13 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
     for t in state.model.encoders:
         t1 = time.perf_counter()
         vectors[t], rows[t], encoded[t], report.types[t] = _refresh_type(
-            state, applied, t, old_b, new_b, embed.batch_size, scope)  # fmt: skip
+            state, applied, t, old_b, new_b, embed.batch_size, "all" if stale else scope)  # fmt: skip
         report.wall_s[f"encode.{t}"] = time.perf_counter() - t1
     has_users = USER_TYPE in state.embeddings.types and USER_TYPE not in state.model.encoders
     if has_users and applied.dataset.events is not None:
         t1 = time.perf_counter()
         vectors[USER_TYPE], encoded[USER_TYPE], report.types[USER_TYPE] = _refresh_users(
-            state, applied, encoded, vectors, history)  # fmt: skip
+            state, applied, encoded, vectors, history, everyone=stale)  # fmt: skip
         report.wall_s[f"encode.{USER_TYPE}"] = time.perf_counter() - t1
     t_enc = time.perf_counter()
     store = state.embeddings
@@ -344,7 +351,8 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
     root.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{version:06d}.tmp-", dir=root)
     try:
-        meta = {**store.meta, "version": version, "parent": state.version}
+        meta = {**store.meta, "version": version, "parent": state.version,
+                "exact": scope == "exact"}  # fmt: skip
         with EmbeddingWriter(os.path.join(tmp, "embeddings"), store.dim, store.dtype, meta) as w:
             for t in store.types:
                 if t not in vectors:

@@ -206,3 +206,18 @@ def test_refresh_scope_is_checked_and_named(held_run, tmp_path, capsys):
     assert main(["embed", str(held_run.path), "--update", str(tmp_path / "changes"),
                  "--scope", "local"]) == 0
     assert "local scope" in capsys.readouterr().out and current_version(held_run.path) == 1
+
+
+def test_an_exact_refresh_on_top_of_a_local_one_is_exact_again(holdout, held_run, tmp_path):
+    refresh_run(held_run.path, _held_changes(holdout), scope="local")
+    assert Embeddings.load(embeddings_path(held_run.path)).meta["exact"] is False
+    report = refresh_run(held_run.path, Changes(), scope="exact")  # nothing new, stale rows
+    assert report.version == 2 and all(c["encoded"] == c["total"] for c in report.types.values())
+    state = open_state(held_run.path)
+    ref = export_embeddings(state.model, state.config, GraphDataset(
+        holdout.full.graph, holdout.full.events, {}, holdout.full.meta), tmp_path / "ref")
+    new = Embeddings.load(embeddings_path(held_run.path))
+    assert new.meta["exact"] is True
+    _assert_same(new, ref)
+    # and the next exact refresh is incremental again
+    assert refresh_run(held_run.path, Changes()).types["pin"]["encoded"] == 0
