@@ -210,18 +210,16 @@ def apply_changes(dataset: GraphDataset, user_time: np.ndarray | None, changes: 
             items[sel] = g.index_of(ev.item_types[code], item_ext[sel])
         ts = np.atleast_1d(np.asarray(acts.timestamp)).astype(np.int64) if n else np.zeros(0, np.int64)
         cols = {
-            "item_type": np.r_[ev.item_type, types],
-            "action": np.r_[ev.action, _codes(acts.action if n else None, ev.action_names, n, "action")],
-            "surface": np.r_[ev.surface, _codes(acts.surface if n else None, ev.surface_names, n,
-                                                "surface")],
-            "duration": np.r_[ev.duration, np.zeros(n, np.float32) if not n or acts.duration is None
-                              else np.asarray(acts.duration, np.float32)],
+            "item_type": types,
+            "action": _codes(acts.action if n else None, ev.action_names, n, "action"),
+            "surface": _codes(acts.surface if n else None, ev.surface_names, n, "surface"),
+            "duration": np.zeros(n, np.float32) if not n or acts.duration is None
+            else np.asarray(acts.duration, np.float32),
         }  # fmt: skip
-        events = EventLog.from_arrays(
-            np.r_[ev.user, users], np.r_[ev.item, items], np.r_[ev.timestamp, ts],
-            num_users=num_users, item_types=ev.item_types, action_names=ev.action_names,
-            surface_names=ev.surface_names, **cols,
-        )  # fmt: skip
+        events = ev.merged(EventLog.from_arrays(
+            users, items, ts, num_users=num_users, item_types=ev.item_types,
+            action_names=ev.action_names, surface_names=ev.surface_names, **cols,
+        ))  # fmt: skip
         cut = cut_time(dataset)
         times = np.r_[user_time, np.full(num_users - len(user_time), cut, np.int64)]
         np.maximum.at(times, users, ts + 1)

@@ -28,6 +28,31 @@ def test_sorted_by_user_then_time_and_ragged():
     assert e.item[e.user_slice(1)].tolist() == [5, 3]
 
 
+def _random_log(rng, n, num_users, times):
+    return dict(user=rng.integers(0, num_users, n), item=rng.integers(0, 50, n),
+                timestamp=rng.integers(0, times, n), action=rng.integers(0, 2, n),
+                duration=rng.random(n).astype(np.float32))
+
+
+@pytest.mark.parametrize("times", [5, 10**6, 2**62])  # many ties; a key that would overflow
+def test_merged_equals_sorting_the_concatenation(times):
+    rng = np.random.default_rng(0)
+    names = {"action_names": ("click", "save")}
+    a, b = _random_log(rng, 300, 20, times), _random_log(rng, 40, 23, times)  # b has new users
+    old = EventLog.from_arrays(**a, num_users=20, **names)
+    both = {k: np.r_[old_col, b[k]] for k, old_col in
+            (("user", old.user), ("item", old.item), ("timestamp", old.timestamp),
+             ("action", old.action), ("duration", old.duration))}  # fmt: skip
+    want = EventLog.from_arrays(**both, num_users=23, **names)
+    got = old.merged(EventLog.from_arrays(**b, num_users=23, **names))
+    assert got.equals(want)
+    assert got.item.dtype == want.item.dtype and got.user_offsets.tolist() == want.user_offsets.tolist()
+    with pytest.raises(SchemaError, match="vocabularies"):
+        old.merged(EventLog.from_arrays(**b, num_users=23, surface_names=("home", "search"), **names))
+    with pytest.raises(GraphValidationError, match="fewer"):
+        want.merged(old)
+
+
 def test_time_slicing():
     e = log()
     hist, fut = e.before(6), e.after(6)
