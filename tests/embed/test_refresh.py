@@ -221,3 +221,21 @@ def test_an_exact_refresh_on_top_of_a_local_one_is_exact_again(holdout, held_run
     _assert_same(new, ref)
     # and the next exact refresh is incremental again
     assert refresh_run(held_run.path, Changes()).types["pin"]["encoded"] == 0
+
+
+@pytest.mark.parametrize("use_content", [True, False])
+def test_local_scope_reencodes_a_content_free_node_whose_degree_changed(holdout, make_run, tmp_path,
+                                                                        use_content):
+    from graphrep.train.presets import preset
+
+    cfg = preset("tiny").override(["embed.index=hnsw", f"model.use_content={str(use_content).lower()}"])
+    run = make_run(tmp_path / "run", holdout.train, cfg)
+    before = Embeddings.load(embeddings_path(run.path))
+    # query 3 clicks pin 7: the query's own `clicked` row changed (c); the pin's walks never
+    # read its `rev_clicked` row, but without content its log-degree token changed (b)
+    report = refresh_run(run.path, Changes(edges={"clicked": EdgeRows([3], [7])}), scope="local")
+    after = Embeddings.load(embeddings_path(run.path))
+    assert report.types["query"]["encoded"] == 1 and report.types["board"]["encoded"] == 0
+    assert report.types["pin"]["encoded"] == (0 if use_content else 1)
+    moved = np.flatnonzero((after.vectors("pin") != before.vectors("pin")).any(1))
+    assert moved.tolist() == ([] if use_content else [7])
