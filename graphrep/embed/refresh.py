@@ -68,7 +68,7 @@ from graphrep.embed.inference import (
     encode_nodes,
     neighborhood_rows,
 )
-from graphrep.embed.store import Embeddings, EmbeddingWriter
+from graphrep.embed.store import Embeddings
 from graphrep.embed.versions import (
     USER_TYPE,
     Applied,
@@ -80,6 +80,7 @@ from graphrep.embed.versions import (
     version_dir,
     versions_dir,
 )
+from graphrep.embed.writer import CHUNK_ROWS, EmbeddingWriter
 from graphrep.errors import ConfigError
 from graphrep.samplers.reach import walk_reach
 from graphrep.samplers.sequences import SequenceSampler
@@ -87,7 +88,6 @@ from graphrep.train.build import build_inputs
 from graphrep.train.output_config import REFRESH_SCOPES
 from graphrep.utils.checks import choice as check_choice
 
-_CHUNK = 65536
 _ALL = 2**62  # a cut after every event: user histories are already cut
 
 
@@ -359,9 +359,9 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
                     raise ConfigError(f"refresh: the store holds {t!r}, which this run does not encode")
                 ids = user_ids(applied.dataset) if t == USER_TYPE and t not in state.model.encoders \
                     else applied.dataset.graph.external_ids(t)
-                for lo in range(0, max(len(ids), 1), _CHUNK):
-                    part = {k: v[lo : lo + _CHUNK] for k, v in rows.get(t, {}).items()}
-                    w.add(t, vectors[t][lo : lo + _CHUNK], ids[lo : lo + _CHUNK], part)
+                for lo in range(0, max(len(ids), 1), CHUNK_ROWS):
+                    part = {k: v[lo : lo + CHUNK_ROWS] for k, v in rows.get(t, {}).items()}
+                    w.add(t, vectors[t][lo : lo + CHUNK_ROWS], ids[lo : lo + CHUNK_ROWS], part)
         new = Embeddings.load(os.path.join(tmp, "embeddings"))
         t_write = time.perf_counter()
         idx = _indexes(new, store, encoded, hnsw_patch_max)

@@ -31,10 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from graphrep.embed.store import Embeddings, EmbeddingWriter
+from graphrep.embed.store import Embeddings
+from graphrep.embed.writer import CHUNK_ROWS, EmbeddingWriter
 from graphrep.errors import ConfigError, GraphFormatError
-
-_CHUNK = 65536
 
 
 def _check_rank(rank: Any, world_size: Any) -> None:
@@ -132,7 +131,7 @@ def _open_shards(out_dir: Path, world_size: int, dim: int) -> list[Embeddings]:
 
 
 def merge_shards(out_dir: str | os.PathLike, world_size: int, dim: int, dtype: str = "float32",
-                 meta: dict[str, Any] | None = None, chunk_rows: int = _CHUNK,
+                 meta: dict[str, Any] | None = None, chunk_rows: int = CHUNK_ROWS,
                  keep_shards: bool = False, overwrite: bool = False) -> Path:
     """Merge the ``world_size`` shards of the export to ``out_dir`` into it (run on rank 0
     after a barrier). Types keep rank 0's order, rows go in rank order.
