@@ -100,7 +100,7 @@ def baseline_config(cfg: RunConfig, name: str) -> RunConfig:
         }
     elif name == "pinsage_only":
         update = {
-            "model": {"encoder": "pinsage", **no_seq},
+            "model": {"encoder": "pinsage", "norm_types": [], **no_seq},  # PinSage: unit norms
             "tasks": {"specs": _weights(cfg, lambda s: s.kind in ("entity_entity", "query_entity"))},
         }
     elif name == "no_neighbors":
@@ -110,7 +110,7 @@ def baseline_config(cfg: RunConfig, name: str) -> RunConfig:
     elif name == "mf":
         update = {
             "model": {"use_neighbors": False, "use_content": False, "spectral_init": False,
-                      "encoder": "light", **no_seq},  # light without neighbours: id rows only
+                      "encoder": "light", "norm_types": [], **no_seq},  # id rows only
             "tasks": {"specs": _weights(cfg, lambda s: s.kind in ("entity_entity", "query_entity"))},
         }
     elif name == "no_content":

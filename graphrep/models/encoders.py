@@ -106,6 +106,7 @@ def build_encoders(
     text_embedder: HashTextEmbedder | None = None,
     id_tables: Mapping[str, IdEmbedding] | None = None,
     light_kwargs: Mapping[str, Any] | None = None,
+    norm_ranges: Mapping[str, float] | None = None,
     **kwargs: Any,
 ) -> nn.ModuleDict:
     """One encoder per node type, all into the same ``dim``-space, sharing one text embedder
@@ -122,6 +123,8 @@ def build_encoders(
             hashed tables of their own for types missing here.
         light_kwargs: arguments of every :class:`LightEncoder` (``normalize``, ...); a list
             of node types as ``normalize`` normalises the outputs of those types only.
+        norm_ranges: node type -> ``norm_range`` of its :class:`EntityEncoder` (learned
+            output norms; other types keep unit norms).
         **kwargs: passed to every entity / PinSage encoder.
     """
     if text_embedder is None and any(schema[t].text for t in schema.node_types):
@@ -138,6 +141,11 @@ def build_encoders(
             out[nt] = LightEncoder(nt, schema, nbr, dim=dim, id_tables=id_tables, **light)
         else:
             cls = EntityEncoder if kind == "entity" else PinSage
+            extra = {}
+            if nt in (norm_ranges or {}):
+                if cls is not EntityEncoder:
+                    raise ConfigError(f"learned output norms need the entity encoder; {nt!r} has {kind!r}")
+                extra["norm_range"] = float(norm_ranges[nt])  # type: ignore[index]
             out[nt] = cls(nt, schema, nbr, dim=dim, text_embedder=text_embedder,
-                          id_tables=id_tables, **kwargs)  # fmt: skip
+                          id_tables=id_tables, **kwargs, **extra)  # fmt: skip
     return out

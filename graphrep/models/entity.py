@@ -45,13 +45,14 @@ to float order, at a fraction of its cost.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from graphrep.errors import SchemaError, ShapeError
+from graphrep.errors import ConfigError, SchemaError, ShapeError
 from graphrep.models.content import make_transformer, reset_transformer
 from graphrep.models.features import FeatureBatch, FeatureSchema
 from graphrep.models.hash_text import HashTextEmbedder
@@ -90,6 +91,11 @@ class EntityEncoder(nn.Module):
         id_tables (Mapping[str, IdEmbedding], optional): id tables by node type, shared with
             the model's other encoders; types without one get a hashed table of
             ``id_buckets`` rows. (default: :obj:`None`)
+        norm_range (float, optional): :math:`r \\ge 0`; with :math:`r > 0` the output's norm
+            is learned, :math:`\\lVert \\mathbf{z}_v \\rVert = e^{r \\tanh(\\mathbf{w}^\\top
+            \\mathbf{h}_{\\mathrm{CLS}} + b)} \\in [e^{-r}, e^{r}]` (starting at 1), so that
+            dot-product retrieval can rank by it (e.g. popularity); 0 keeps unit norms.
+            (default: :obj:`0.0`)
     """
 
     def __init__(
@@ -107,8 +113,12 @@ class EntityEncoder(nn.Module):
         gate_hidden: int = 16,
         use_id_embedding: bool | None = None,
         id_tables: Mapping[str, IdEmbedding] | None = None,
+        norm_range: float = 0.0,
     ) -> None:
         super().__init__()
+        if not (math.isfinite(norm_range) and norm_range >= 0):
+            raise ConfigError(f"EntityEncoder({node_type!r}): norm_range must be >= 0, got {norm_range!r}")
+        self.norm_range = float(norm_range)
         self.node_type, self.schema, self.dim = node_type, schema, dim
         self.neighbor_types, self.raw, self._raw_index, self._owned_text = raw_token_modules(
             node_type, schema, neighbor_types, dim, dim, text_embedder, id_buckets,
@@ -124,6 +134,7 @@ class EntityEncoder(nn.Module):
         self.cls = nn.Parameter(torch.empty(dim))
         self.transformer = make_transformer(dim, num_layers, num_heads, dropout)
         self.head = nn.Sequential(nn.Linear(dim, mlp_hidden), nn.GELU(), nn.Linear(mlp_hidden, dim))
+        self.norm_head = nn.Linear(dim, 1) if self.norm_range > 0 else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -134,6 +145,9 @@ class EntityEncoder(nn.Module):
             g[2].reset_parameters()
         nn.init.normal_(self.type_emb, std=0.02)
         nn.init.normal_(self.cls, std=0.02)
+        if self.norm_head is not None:  # unit norms at the start
+            nn.init.zeros_(self.norm_head.weight)
+            nn.init.zeros_(self.norm_head.bias)
         reset_transformer(self.transformer)
         if self._owned_text:  # created here (a shared one is left to its owner)
             self._owned_text[0].reset_parameters()
@@ -205,8 +219,12 @@ class EntityEncoder(nn.Module):
         return TokenSet(torch.cat(xs), torch.cat(rows), torch.cat(cols), bsz, width)
 
     def output(self, h: Tensor) -> Tensor:
-        """``normalize(MLP(h))``: the embedding from the transformer's CLS output."""
-        return F.normalize(self.head(h), dim=-1)
+        """``normalize(MLP(h))`` (times the learned norm with ``norm_range > 0``): the
+        embedding from the transformer's CLS output."""
+        z = F.normalize(self.head(h), dim=-1)
+        if self.norm_head is None:
+            return z
+        return z * torch.exp(self.norm_range * torch.tanh(self.norm_head(h)))
 
     def extra_repr(self) -> str:
         return f"node_type={self.node_type!r}, neighbor_types={self.neighbor_types}, dim={self.dim}"

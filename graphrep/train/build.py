@@ -174,6 +174,8 @@ def build_model(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) ->
         kw.update(hidden=m.mlp_hidden)
     else:
         kw.update(num_heads=m.num_heads, mlp_hidden=m.mlp_hidden, dropout=m.dropout)
+        if m.norm_types:
+            kw["norm_ranges"] = dict.fromkeys(m.norm_types, m.norm_range)
     model = OmniSage.from_builder(
         builder, dataset.events if m.sequence else None, node_types=m.node_types,
         dim=m.dim, encoder=m.encoder, sequence=m.sequence, use_neighbors=m.use_neighbors,
@@ -186,6 +188,10 @@ def build_model(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) ->
         light_kwargs={"normalize": m.light_normalize},
         **kw,
     )  # fmt: skip
+    entity = sorted(t for t, e in model.encoders.items() if hasattr(e, "norm_head"))
+    if set(m.norm_types) - set(entity):
+        raise ConfigError(f"model.norm_types names {sorted(set(m.norm_types) - set(entity))}, which "
+                          f"have no entity encoder; the entity encoders: {entity}")  # fmt: skip
     init_id_tables(model, dataset.graph, cfg)
     return model
 

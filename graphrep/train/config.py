@@ -142,6 +142,10 @@ class ModelConfig:
         propagation: how: ``"exact"`` (sparse power iteration), ``"sampled"`` (the
             importance sampler's weights) or ``"auto"`` (exact up to 2M nodes).
         propagation_teleport: the PPR teleport probability :math:`\\alpha` of it, in (0, 1].
+        norm_types: node types whose entity encoder learns its output norm (in
+            :math:`[e^{-r}, e^{r}]`, :math:`r` = ``norm_range``) instead of unit norms, so
+            that dot-product retrieval of them can rank by it, e.g. by popularity.
+        norm_range: :math:`r > 0`, the log of the largest learned norm.
         dropout: dropout of the entity encoders' transformer layers.
     """
 
@@ -171,6 +175,8 @@ class ModelConfig:
     propagated: bool = False
     propagation: str = "auto"
     propagation_teleport: float = 0.1
+    norm_types: list[str] = field(default_factory=list)
+    norm_range: float = 0.3
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
@@ -179,6 +185,8 @@ class ModelConfig:
             raise ConfigError(
                 f"model.propagation_teleport must be in (0, 1], got {self.propagation_teleport!r}"
             )
+        if not (math.isfinite(self.norm_range) and self.norm_range > 0):
+            raise ConfigError(f"model.norm_range must be > 0, got {self.norm_range!r}")
         if not (math.isfinite(self.dropout) and 0.0 <= self.dropout < 1.0):
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
         _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))

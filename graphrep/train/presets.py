@@ -52,8 +52,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "default": {
         "data": {"preset": "default"},
+        # pins learn their output norm (popularity into dot-product retrieval; chosen on a
+        # graph generated with another seed, docs/benchmarks.md)
         "model": {"node_types": ["pin", "board", "query"], "text_buckets": 32768,
-                  "id_buckets": 32768, "seq_max_len": 16},
+                  "id_buckets": 32768, "seq_max_len": 16, "norm_types": ["pin"]},
         "sampling": {"quotas": PINTEREST_QUOTAS_DEFAULT},
         "train": {"steps": 640, "warmup_steps": 20, "checkpoint_every": 100},
     },

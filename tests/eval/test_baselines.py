@@ -31,6 +31,11 @@ def test_ablation_configs():
     ps = baseline_config(cfg, "pinsage_only")
     assert ps.model.encoder == "pinsage" and ps.model.sequence is False
     assert weights(ps) == {**full, "sequence": 0.0, "feature": 0.0}
+    # the ablations keep learned pin norms; PinSage and MF (no entity encoder) cannot have them
+    normed = cfg.update({"model": {"norm_types": ["pin"]}})
+    assert baseline_config(normed, "no_sequence").model.norm_types == ["pin"]
+    assert baseline_config(normed, "pinsage_only").model.norm_types == []
+    assert baseline_config(normed, "mf").model.norm_types == []
     # everything else is the run's own config
     assert ns.train == cfg.train and ns.sampling == cfg.sampling
     with pytest.raises(ConfigError, match="not a trained baseline"):

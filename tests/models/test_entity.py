@@ -303,3 +303,32 @@ def test_reset_parameters_leaves_shared_text_embedder_alone(env):
     before = text.weight.detach().clone()
     own.reset_parameters()
     assert not torch.equal(text.weight, before)
+
+
+
+def test_learned_norm_starts_at_one_stays_in_range_and_trains(env):
+    fz, schema = env
+    r = 0.7
+    enc = encoder(schema, norm_range=r)
+    batch, nbrs = fz("pin", torch.tensor([0, 7])), neighbors(fz, IDS, W, M)
+    # at the start it is the unit-norm encoder with the same parameters
+    unit = encoder(schema)
+    assert enc.load_state_dict(unit.state_dict(), strict=False).missing_keys == [
+        "norm_head.weight", "norm_head.bias"]
+    torch.testing.assert_close(enc(batch, nbrs), unit(batch, nbrs))
+    opt = torch.optim.Adam([p for n, p in enc.named_parameters() if "norm_head" in n], lr=0.05)
+    for _ in range(60):  # reward node 0's norm, penalise node 7's
+        n = enc(batch, nbrs).norm(dim=-1)
+        loss = -n[0] + n[1]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    n = enc(batch, nbrs).norm(dim=-1).detach()
+    assert 1.3 < n[0] <= np.exp(r) + 1e-5 and np.exp(-r) - 1e-5 <= n[1] < 0.8
+    enc.reset_parameters()
+    torch.testing.assert_close(enc(batch, nbrs).norm(dim=-1), torch.ones(2))
+    with pytest.raises(ConfigError, match="norm_range"):
+        encoder(schema, norm_range=-1.0)
+    encs = build_encoders(schema, {"pin": ["board"], "board": ["pin"]}, dim=DIM, id_buckets=32,
+                          num_heads=2, norm_ranges={"pin": r})  # fmt: skip
+    assert encs["pin"].norm_range == r and encs["board"].norm_head is None

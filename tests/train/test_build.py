@@ -64,3 +64,14 @@ def test_saved_dataset_opens_memory_mapped_unless_told_not_to(ds, tmp_path):
         indices = loaded.graph.csr(("user", "engaged", "pin")).indices
         assert isinstance(indices, np.memmap) is mmap
         np.testing.assert_array_equal(indices, ds.graph.csr(("user", "engaged", "pin")).indices)
+
+
+
+def test_learned_pin_norms(ds):
+    cfg = preset("tiny").override(["model.norm_types=[pin]", "model.norm_range=0.5"])
+    c = build(cfg, ds)
+    assert c.model.encoders["pin"].norm_range == 0.5 and c.model.encoders["board"].norm_head is None
+    with pytest.raises(ConfigError, match="norm_types"):
+        build(preset("tiny").override(["model.norm_types=[user]"]), ds)
+    with pytest.raises(ConfigError, match="norm_range"):
+        preset("tiny").override(["model.norm_range=0"])
