@@ -143,6 +143,10 @@ class ModelConfig:
             importance sampler's weights) or ``"auto"`` (exact up to 2M nodes).
         propagation_teleport: the PPR teleport probability :math:`\\alpha` of it, in (0, 1].
         dropout: dropout of the entity encoders' transformer layers.
+        skip: a linear skip path from each node's propagated features to its embedding
+            (:class:`graphrep.models.skip.PropagatedSkip`, PinSage encoders only; needs
+            ``propagated``); the untrained embedding is then the projected propagated
+            features, and training adds the encoder's output to it.
     """
 
     encoder: str = "entity"
@@ -172,6 +176,7 @@ class ModelConfig:
     propagation: str = "auto"
     propagation_teleport: float = 0.1
     dropout: float = 0.0
+    skip: bool = False
 
     def __post_init__(self) -> None:
         _choice(self.propagation, "model.propagation", ("auto", "exact", "sampled"))
@@ -182,6 +187,11 @@ class ModelConfig:
         if not (math.isfinite(self.dropout) and 0.0 <= self.dropout < 1.0):
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
         _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))
+        if self.skip and (self.encoder != "pinsage" or not self.propagated):
+            raise ConfigError(
+                "model.skip needs model.encoder='pinsage' and model.propagated=true, got "
+                f"encoder={self.encoder!r}, propagated={self.propagated!r}"
+            )
         _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
         _positive(self.id_budget_mb, "model.id_budget_mb")
         _finite(self.spectral_alpha, "model.spectral_alpha")
