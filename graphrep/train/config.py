@@ -190,7 +190,8 @@ class ModelConfig:
         if self.skip and (self.encoder != "pinsage" or not self.propagated):
             raise ConfigError(
                 "model.skip needs model.encoder='pinsage' and model.propagated=true, got "
-                f"encoder={self.encoder!r}, propagated={self.propagated!r}"
+                f"encoder={self.encoder!r}, propagated={self.propagated!r} (set model.skip=false "
+                "to run without the skip path)"
             )
         _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
         _positive(self.id_budget_mb, "model.id_budget_mb")
