@@ -17,14 +17,6 @@ from graphrep.train.presets import preset
 DIM, HID = 6, 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def env():
     rng = np.random.default_rng(0)
