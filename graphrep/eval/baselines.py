@@ -183,7 +183,7 @@ def propagated_vectors(dataset: GraphDataset, cfg: RunConfig) -> dict[str, np.nd
     from graphrep.train.build import build_inputs
 
     g = dataset.graph
-    builder = build_inputs(cfg.update({"model": {"propagated": False}}), dataset)
+    builder = build_inputs(cfg.update({"model": {"propagated": False, "skip": False}}), dataset)
     feats = propagated_features(g, builder.samplers, teleport=cfg.model.propagation_teleport,
                                 method=cfg.model.propagation)  # fmt: skip
     if not feats:

@@ -15,6 +15,7 @@ from graphrep.models.pinsage import PinSage, PinSageConv
 from graphrep.models.sampled_softmax import SampledSoftmax
 from graphrep.models.sequence import SequenceEncoder, fourier_time_features
 from graphrep.models.sketch import CountMinSketch, ExactLogQ, LogQEstimator, SketchLogQ
+from graphrep.models.skip import PropagatedSkip
 from graphrep.models.skipgram import SkipGram
 from graphrep.models.tokens import RawFeatureTokens
 
@@ -39,6 +40,7 @@ __all__ = [
     "OmniSage",
     "PinSage",
     "PinSageConv",
+    "PropagatedSkip",
     "RawFeatureTokens",
     "SampledSoftmax",
     "SequenceEncoder",

@@ -15,7 +15,9 @@ From `"Graph Convolutional Neural Networks for Web-Scale Recommender Systems"
         \lVert \mathbf{h}_u^{\text{new}} \rVert_2
 
 and the output is :math:`\mathbf{z}_u = \mathbf{G}_2\,\mathrm{ReLU}(\mathbf{G}_1
-\mathbf{h}_u^{(L)} + \mathbf{g})`, L2-normalised.
+\mathbf{h}_u^{(L)} + \mathbf{g})`, L2-normalised (with ``skip=True``, plus the linear
+skip path of the node's propagated features before the normalisation,
+:mod:`graphrep.models.skip`).
 
 **The L-layer scheme implemented here.** The encoder has the same interface as
 :class:`~graphrep.models.entity.EntityEncoder`: the node's own features plus ONE
@@ -53,6 +55,7 @@ from graphrep.errors import ConfigError, GraphValidationError, ShapeError
 from graphrep.models.features import FeatureBatch, FeatureSchema
 from graphrep.models.hash_text import HashTextEmbedder
 from graphrep.models.id_embedding import IdEmbedding
+from graphrep.models.skip import PropagatedSkip
 from graphrep.models.tokens import Neighbors, check_neighbors, raw_token_modules
 
 
@@ -105,6 +108,10 @@ class PinSage(nn.Module):
             (default: :obj:`None`)
         id_tables (Mapping[str, IdEmbedding], optional): shared id tables by node type
             (of width ``hidden``). (default: :obj:`None`)
+        skip (bool, optional): add a linear skip path from the node's propagated
+            features to the output (:class:`~graphrep.models.skip.PropagatedSkip`; the
+            head's last layer then starts at zero, so the untrained output is the
+            projected propagated features). (default: :obj:`False`)
     """
 
     def __init__(
@@ -119,6 +126,7 @@ class PinSage(nn.Module):
         text_embedder: HashTextEmbedder | None = None,
         use_id_embedding: bool | None = None,
         id_tables: Mapping[str, IdEmbedding] | None = None,
+        skip: bool = False,
     ) -> None:
         super().__init__()
         if num_layers < 1 or hidden < 1 or dim < 1:
@@ -139,6 +147,7 @@ class PinSage(nn.Module):
         )
         self.convs = nn.ModuleList(PinSageConv(hidden) for _ in range(num_layers))
         self.head = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, dim))
+        self.skip = PropagatedSkip(schema[node_type], dim) if skip else None
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -146,6 +155,10 @@ class PinSage(nn.Module):
             m.reset_parameters()
         if self._owned_text:  # created here (a shared one is left to its owner)
             self._owned_text[0].reset_parameters()
+        if self.skip is not None:  # zero-init residual: the untrained output is the skip path
+            self.skip.reset_parameters()
+            nn.init.zeros_(self.head[2].weight)
+            nn.init.zeros_(self.head[2].bias)
 
     def raw_features(self, node_type: str, fb: FeatureBatch) -> Tensor:
         r""":math:`\mathbf{h}^{(0)}` ``[*S, hidden]``: mean of the type's raw-feature tokens."""
@@ -187,10 +200,13 @@ class PinSage(nn.Module):
             if h_nbr is not None and layer < last:
                 h_nbr = conv(h_nbr)  # neighbors: convolve with a truncated (empty) neighborhood
             h = h_next
-        return F.normalize(self.head(h), dim=-1)
+        out = self.head(h)
+        if self.skip is not None:
+            out = out + self.skip(batch)
+        return F.normalize(out, dim=-1)
 
     def extra_repr(self) -> str:
         return (
             f"node_type={self.node_type!r}, neighbor_types={self.neighbor_types}, dim={self.dim}, "
-            f"hidden={self.hidden}"
+            f"hidden={self.hidden}, skip={self.skip is not None}"
         )

@@ -171,7 +171,7 @@ def build_model(cfg: RunConfig, builder: InputBuilder, dataset: GraphDataset) ->
     torch.manual_seed(cfg.train.seed)
     kw: dict[str, Any] = {"id_buckets": m.id_buckets}
     if m.encoder == "pinsage":
-        kw.update(hidden=m.mlp_hidden)
+        kw.update(hidden=m.mlp_hidden, skip=m.skip)
     else:
         kw.update(num_heads=m.num_heads, mlp_hidden=m.mlp_hidden, dropout=m.dropout)
         if m.norm_types:

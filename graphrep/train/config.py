@@ -147,6 +147,10 @@ class ModelConfig:
             that dot-product retrieval of them can rank by it, e.g. by popularity.
         norm_range: :math:`r > 0`, the log of the largest learned norm.
         dropout: dropout of the entity encoders' transformer layers.
+        skip: a linear skip path from each node's propagated features to its embedding
+            (:class:`graphrep.models.skip.PropagatedSkip`, PinSage encoders only; needs
+            ``propagated``); the untrained embedding is then the projected propagated
+            features, and training adds the encoder's output to it.
     """
 
     encoder: str = "entity"
@@ -178,6 +182,7 @@ class ModelConfig:
     norm_types: list[str] = field(default_factory=list)
     norm_range: float = 0.3
     dropout: float = 0.0
+    skip: bool = False
 
     def __post_init__(self) -> None:
         _choice(self.propagation, "model.propagation", ("auto", "exact", "sampled"))
@@ -190,6 +195,12 @@ class ModelConfig:
         if not (math.isfinite(self.dropout) and 0.0 <= self.dropout < 1.0):
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
         _choice(self.encoder, "model.encoder", ("entity", "pinsage", "light", "auto"))
+        if self.skip and (self.encoder != "pinsage" or not self.propagated):
+            raise ConfigError(
+                "model.skip needs model.encoder='pinsage' and model.propagated=true, got "
+                f"encoder={self.encoder!r}, propagated={self.propagated!r} (set model.skip=false "
+                "to run without the skip path)"
+            )
         _choice(self.id_embedding, "model.id_embedding", ("auto", "exact", "hashed", "hybrid"))
         _positive(self.id_budget_mb, "model.id_budget_mb")
         _finite(self.spectral_alpha, "model.spectral_alpha")

@@ -69,17 +69,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     # real data (graphrep train --dataset NAME --root PATH); see docs/benchmarks.md
     # cora: chosen on Cora's 500 validation nodes only (docs/benchmarks.md); nothing in it
     # names Cora, so it serves any Planetoid-format citation graph unchanged
+    # (512-d PinSage + a skip path from the propagated features, GraphMAE + CCA-SSG with
+    # CCA-SSG's Cora drop rates, 1024-node batches, the validation probe every epoch)
     "cora": {
         "data": {"dataset": "cora"},
-        "model": {"node_types": ["paper"], "sequence": False, "encoder": "pinsage", "dim": 128,
-                  "num_heads": 4, "mlp_hidden": 256, "id_buckets": 4096, "propagated": True},
+        "model": {"node_types": ["paper"], "sequence": False, "encoder": "pinsage", "dim": 512,
+                  "num_heads": 4, "mlp_hidden": 256, "id_buckets": 4096, "propagated": True,
+                  "skip": True},
         "sampling": {"metapaths": {"paper": [["cites"]]}, "quotas": {"paper": {"paper": 16}},
                      "num_traversals": 2},
-        "tasks": {"batch_size": 256, "num_random_negatives": 256, "specs": [
+        "tasks": {"batch_size": 1024, "num_random_negatives": 256, "feature_drop": 0.1,
+                  "neighbor_drop": 0.4, "specs": [
             {"name": "mae", "kind": "masked_features", "node_types": ["paper"], "weight": 1.0},
             {"name": "cca", "kind": "cca", "node_types": ["paper"], "weight": 1.0}]},
         "train": {"epochs": 12, "lr": 1e-3, "weight_decay": 1e-3, "warmup_steps": 15,
-                  "checkpoint_every": 500, "validate_every": 3},
+                  "checkpoint_every": 500, "validate_every": 1},
         "eval": {"ks": [10]},
     },
     # Gowalla (and any LightGCN-format user-item file pair): exact 256-d id rows started from a
