@@ -55,3 +55,22 @@ def test_docs_build_without_warnings_and_hold_the_generated_pages(tmp_path):
     for name in ("01_quickstart", "02_real_data", "03_downstream"):
         page = (site / "_generated" / "notebooks" / f"{name}.html").read_text()
         assert "<img" in page or "<table" in page, f"{name}: its stored outputs are not shown"
+
+
+_MARKERS = ("<" * 7 + " ", ">" * 7 + " ")  # built here so this file holds no marker itself
+_SOURCES = ("README.md", "docs", "graphrep", "tests", "benchmarks", "notebooks", "tools")
+_SUFFIXES = {".md", ".py", ".ipynb", ".yaml", ".yml", ".toml", ".rst", ".txt", ".cfg"}
+
+
+def test_no_merge_conflict_markers_in_docs_or_sources():
+    """A committed ``<<<<<<<``/``>>>>>>>`` block renders silently in Markdown; refuse it."""
+    found = []
+    for top in _SOURCES:
+        base = ROOT / top
+        for path in [base] if base.is_file() else sorted(base.rglob("*")):
+            if path.suffix not in _SUFFIXES or "_generated" in path.parts or not path.is_file():
+                continue
+            for no, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                if line.startswith(_MARKERS):
+                    found.append(f"{path.relative_to(ROOT)}:{no}")
+    assert not found, f"merge-conflict markers left in: {found}"
