@@ -55,6 +55,10 @@ class TwoViewBatch:
 
     views: dict[str, tuple[EntityInputs, EntityInputs]]
 
+    def __len__(self) -> int:
+        """Examples: the distinct nodes over all types (each seen in two views)."""
+        return sum(len(a) for a, _ in self.views.values())
+
     def to(self, device: torch.device | str, non_blocking: bool = False) -> TwoViewBatch:
         return TwoViewBatch(
             {t: (a.to(device, non_blocking), b.to(device, non_blocking)) for t, (a, b) in self.views.items()}

@@ -57,6 +57,10 @@ class MaskedBatch:
     rows: dict[str, Tensor]
     targets: dict[str, Tensor]
 
+    def __len__(self) -> int:
+        """Examples: the batch's nodes over all types (masked or not; all are encoded)."""
+        return sum(len(x) for x in self.inputs.values())
+
     def to(self, device: torch.device | str, non_blocking: bool = False) -> MaskedBatch:
         return MaskedBatch({t: x.to(device, non_blocking) for t, x in self.inputs.items()},
                            {t: r.to(device) for t, r in self.rows.items()},

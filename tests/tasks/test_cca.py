@@ -39,6 +39,7 @@ def test_views_mask_columns_and_drop_neighbours(builder):
     task = CCATask(builder, ["paper"], batch_size=60, feature_drop=0.5, neighbor_drop=0.5, seed=2)
     a, b = task.sample(1).views["paper"]
     assert torch.equal(a.ids, b.ids)
+    assert len(task.sample(1)) == len(a) == 60  # the trainer's examples/s counts the nodes
     zero_a = (a.batch.dense["x"] == 0).all(0)
     zero_b = (b.batch.dense["x"] == 0).all(0)
     assert not torch.equal(zero_a, zero_b)  # different columns masked in the two views

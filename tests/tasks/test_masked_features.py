@@ -58,6 +58,7 @@ def test_masked_rows_lose_own_features_and_targets_are_the_raw_features(builder)
     x = b.inputs["paper"]
     rows = b.rows["paper"]
     assert int(rows.sum()) == 10
+    assert len(b) == 20  # the trainer's examples/s counts every node of the batch
     assert torch.equal(x.batch.dense["x"][rows], torch.zeros(10, 12))
     raw = torch.from_numpy(builder.graph.features["paper"]["x"])[x.ids[rows]]
     assert torch.equal(b.targets["paper"], raw)
