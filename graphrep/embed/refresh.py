@@ -28,8 +28,13 @@ systems refresh): re-encode only
 
 a. the new nodes,
 b. the nodes whose own features changed (rule 1),
-c. the endpoints of the new edges: nodes whose own row of a relation their walks read
-   gained edges; their neighbourhood is sampled again on the new graph.
+c. the endpoints of the new edges that reach their importance neighbourhood: a node whose
+   own row of a relation its walks read gained edges is sampled again on the new graph,
+   and re-encoded when that neighbourhood holds the other end of one of its new edges (or
+   when the new edges lead to a type its neighbourhood does not carry). An edge whose far
+   end did not make the node's top neighbours brings no node behind it in through its own
+   visits (a walk reaches those only through the far end, each visit after one to it), so
+   such an endpoint keeps its vector and stored neighbourhood, like the nodes further away.
 
 No walk-reach resampling and no rule 3: a node further from the change keeps its
 vector and stored neighbourhood until the next exact refresh or full export (whose
@@ -175,20 +180,45 @@ def _exact_affected(state: RunState, applied: Applied, t: str, old_b: Any, new_b
     return np.union1d(np.union1d(new, changed_nb), np.flatnonzero(reads)), len(cand)
 
 
-def _local_affected(state: RunState, applied: Applied, t: str, new_b: Any) -> np.ndarray:
-    """Scope ``local``: the new nodes of ``t``, those whose own features changed (the
-    log-degree token of a content-free type) and those whose own row of a relation their
-    walks read gained edges (the endpoints of the new edges)."""
+def _local_affected(state: RunState, applied: Applied, t: str, new_b: Any) -> tuple[np.ndarray, int]:
+    """Scope ``local``: (affected ids of ``t``, number of endpoints sampled again) -- the new
+    nodes of ``t``, those whose own features changed (the log-degree token of a content-free
+    type) and the endpoints of new edges that reach their importance neighbourhood (rule c)."""
     ext, empty = applied.extension, np.zeros(0, dtype=np.int64)
     parts = [ext.new_nodes.get(t, empty)]
     schema = state.model.encoder_schema
     if t in schema and schema[t].featureless:
         parts.append(ext.degree_changed.get(t, empty))
     sampler = new_b.samplers.get(t)
+    n_cand = 0
     if sampler is not None:
         read = {et for mp in sampler.metapaths for et in mp.edge_types if et[0] == t}
-        parts += [np.asarray(r, dtype=np.int64) for et, r in ext.changed_rows.items() if et in read]
-    return np.unique(np.concatenate(parts))
+        edges = {et: e for et, e in ext.new_edges.items() if et in read}
+        ends = np.unique(np.concatenate([empty, *(np.asarray(s, dtype=np.int64) for s, _ in edges.values())]))
+        ends = ends[ends < state.dataset.graph.num_nodes[t]]  # new nodes are encoded anyway
+        n_cand = len(ends)
+        parts.append(_reached(sampler, edges, ends))
+    return np.unique(np.concatenate(parts)), n_cand
+
+
+def _reached(sampler: Any, edges: dict[Any, tuple[np.ndarray, np.ndarray]], ends: np.ndarray) -> np.ndarray:
+    """The endpoints ``ends`` whose importance neighbourhood, sampled on the new graph, holds
+    the other end of one of their new edges (or whose new edges lead to a type their
+    neighbourhood does not carry: no such test, so they count as reached)."""
+    if not len(ends):
+        return ends
+    nb = sampler.sample(ends, step=INFERENCE_STEP)
+    hit = np.zeros(len(ends), dtype=bool)
+    for et, (src, dst) in edges.items():
+        u = et[2]
+        if u not in nb.ids:
+            hit |= np.isin(ends, src)
+            continue
+        n_u = np.int64(sampler.graph.num_nodes[u])
+        pairs = np.asarray(src, dtype=np.int64) * n_u + np.asarray(dst, dtype=np.int64)
+        keys = ends[:, None] * n_u + nb.ids[u].numpy()
+        hit |= (np.isin(keys, pairs) & nb.mask[u].numpy()).any(1)
+    return ends[hit]
 
 
 def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: Any, bs: int,
@@ -205,8 +235,7 @@ def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: 
     if scope in ("exact", "all"):
         affected, n_cand = _exact_affected(state, applied, t, old_b, new_b, rows, names, stored)
     else:  # rows not re-encoded keep the neighbourhood (and vector) of the previous version
-        affected = _local_affected(state, applied, t, new_b)
-        n_cand = len(affected)
+        affected, n_cand = _local_affected(state, applied, t, new_b)
     vectors = np.zeros((n_new, model.dim), dtype=np.float32)
     if t in state.embeddings.types:
         vectors[:n_old] = state.embeddings.vectors(t)

@@ -82,12 +82,15 @@ class GraphExtension:
             row of that relation gained edges.
         degree_changed: node type -> sorted distinct nodes whose degree changed (old and
             new nodes).
+        new_edges: edge type (reverses included, flipped) -> ``(src, dst)`` internal ids
+            of the edges it gained.
     """
 
     graph: HeteroGraph
     new_nodes: dict[str, np.ndarray]
     changed_rows: dict[EdgeType, np.ndarray]
     degree_changed: dict[str, np.ndarray]
+    new_edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def num_new(self, node_type: str) -> int:
         """Number of new nodes of ``node_type``."""
@@ -315,6 +318,7 @@ def extend_graph(
         acc[2].append(data)
     relations, reverses = {}, {}
     changed: dict[EdgeType, np.ndarray] = {}
+    new_edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]] = {}
     deg: dict[str, list[np.ndarray]] = {nt: [ids] for nt, ids in new_nodes.items()}
     for et in graph.canonical_edge_types:
         fwd, rev = graph.csr(et), graph.csr(graph.reverse_of(et))
@@ -332,12 +336,13 @@ def extend_graph(
         reverses[et] = merge_edges(rev, dst, src, nd, ns, data)
         changed[et] = np.unique(src)
         changed[graph.reverse_of(et)] = np.unique(dst)
+        new_edges[et], new_edges[graph.reverse_of(et)] = (src, dst), (dst, src)
         deg.setdefault(et[0], []).append(src)
         deg.setdefault(et[2], []).append(dst)
-    out = HeteroGraph(num_nodes, relations, node_ids=node_ids, reverses=reverses)
+    out = HeteroGraph(num_nodes, relations, node_ids=node_ids, reverses=reverses, checked=True)
     out.features = features  # old rows were validated by `graph`, new ones above
     degree_changed = {nt: np.unique(np.concatenate(v)) for nt, v in deg.items()}
-    return GraphExtension(out, new_nodes, changed, degree_changed)
+    return GraphExtension(out, new_nodes, changed, degree_changed, new_edges)
 
 
 __all__ = ["EdgeRows", "GraphExtension", "NodeRows", "extend_graph", "merge_edges"]

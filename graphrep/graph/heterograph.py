@@ -73,7 +73,12 @@ class HeteroGraph:
         features: per node type, per feature name, a dense array ``[n, d]`` or a
             :class:`Ragged` of token ids.
         reverses: pre-built reverse CSRs keyed by forward edge type (used by
-            :func:`~graphrep.graph.storage.load_graph` to skip rebuilding).
+            :func:`~graphrep.graph.storage.load_graph` to skip rebuilding); each is checked
+            to be exactly its relation's transpose.
+        checked: the relations and ``reverses`` were built by graphrep from checked parts
+            (:func:`~graphrep.graph.extend.extend_graph` merges checked graphs with checked
+            edges, row by row), so the ``O(E)`` validation and transpose check are skipped.
+            Never set it for arrays read from files or given by a user.
     """
 
     def __init__(
@@ -84,13 +89,14 @@ class HeteroGraph:
         node_ids: Mapping[str, Any] | None = None,
         features: Mapping[str, Mapping[str, Feature]] | None = None,
         reverses: Mapping[EdgeType, CSR] | None = None,
+        checked: bool = False,
     ) -> None:
         self.num_nodes: dict[str, int] = _check_counts(num_nodes)
         self._csr: dict[EdgeType, CSR] = {}
         self._reverse: dict[EdgeType, EdgeType] = {}
         self._forward: list[EdgeType] = []
         for et, csr in relations.items():
-            self._add_relation(et, csr, (reverses or {}).get(tuple(et)))
+            self._add_relation(et, csr, (reverses or {}).get(tuple(et)), checked)
         self.node_ids: dict[str, np.ndarray] = {}
         for nt, ids in (node_ids or {}).items():
             self._check_node_type(nt, "node_ids")
@@ -132,7 +138,7 @@ class HeteroGraph:
             )
         return cls(num_nodes, relations, node_ids=node_ids, features=features)
 
-    def _add_relation(self, et: EdgeType, csr: CSR, rev: CSR | None) -> None:
+    def _add_relation(self, et: EdgeType, csr: CSR, rev: CSR | None, checked: bool = False) -> None:
         et = check_edge_type(et, self.num_nodes)
         what = f"relation {fmt_edge_type(et)}"
         if csr.num_src != self.num_nodes[et[0]] or csr.num_dst != self.num_nodes[et[2]]:
@@ -142,7 +148,7 @@ class HeteroGraph:
             )
         if rev is None:
             check_csr(csr, csr.num_src, csr.num_dst, what)
-        else:  # a loaded reverse: it must be exactly the transpose (one O(E) pass)
+        elif not checked:  # a loaded reverse: it must be exactly the transpose (one O(E) pass)
             if rev.num_dst != csr.num_src:
                 raise GraphValidationError(f"reverse of {what}: targets {rev.num_dst} nodes, "
                                            f"expected {csr.num_src}")  # fmt: skip

@@ -185,6 +185,9 @@ def apply_overrides(cls: type[T], config: T, overrides: Sequence[str]) -> T:
     return from_dict(cls, data)
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # same types as yaml.safe_load
+
+
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
     """Read a YAML mapping with ``yaml.safe_load`` (clear errors naming the file)."""
     p = Path(path)
@@ -198,7 +201,7 @@ def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
             "save it as UTF-8 YAML"
         ) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)  # the safe loader (libyaml's when built)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config file {str(p)!r} is not valid YAML: {exc}") from None
     if data is None:

@@ -128,22 +128,36 @@ def _rows_equal(a: Embeddings, b: Embeddings, t: str, rows: np.ndarray, atol: fl
         np.testing.assert_array_equal(a.row_arrays(t)[k][rows], v[rows], err_msg=f"{t} {k}")
 
 
-def _endpoints(h, changes: Changes) -> dict[str, set]:
-    """Hand count of local scope's (a) + (c) on the tiny graph: the new pins, and every old
-    endpoint of a new edge on the side whose row the type's walks read (pins walk
-    rev_contains, rev_engaged and co_engaged; boards contains; queries clicked)."""
+def _endpoints(h, changes: Changes, ref: Embeddings) -> tuple[dict[str, set], dict[str, set]]:
+    """Hand count of local scope's (a) + (c) on the tiny graph: (re-encoded, sampled again)
+    per type. Sampled again: every old endpoint of a new edge on the side whose row the
+    type's walks read (pins walk rev_contains, rev_engaged and co_engaged; boards contains;
+    queries clicked). Re-encoded: the new pins, and those endpoints whose neighbourhood on
+    the new graph (the full export's) holds the edge's other end, or all of them where that
+    end's type is not a neighbour type (a pin's engaged users)."""
     g = h.full.graph
     out = {"pin": set(h.held.tolist()), "board": set(), "query": set()}
+    ends: dict[str, set] = {"pin": set(), "board": set(), "query": set()}
+
+    def reach(t: str, me: np.ndarray, other_t: str, other: np.ndarray) -> None:
+        old = me < h.train.graph.num_nodes[t]
+        me, other = me[old], other[old]
+        ends[t] |= set(me.tolist())
+        key = f"nbr.{other_t}.ids"
+        rows = ref.row_arrays(t)
+        hit = (rows[key][me] == other[:, None]).any(1) if key in rows else np.ones(len(me), bool)
+        out[t] |= set(me[hit].tolist())
+
     for rel, e in changes.edges.items():
         src, dst = g.edge_type(rel)[0], g.edge_type(rel)[2]
         s_ids, d_ids = g.index_of(src, np.asarray(e.src)), g.index_of(dst, np.asarray(e.dst))
         if rel in ("contains", "clicked"):
-            out[src] |= set(s_ids.tolist())
+            reach(src, s_ids, dst, d_ids)
         if rel in ("contains", "engaged"):
-            out["pin"] |= set(d_ids.tolist())  # the pin's rev_contains / rev_engaged row
+            reach("pin", d_ids, src, s_ids)  # the pin's rev_contains / rev_engaged row
         if rel == "co_engaged":
-            out["pin"] |= set(s_ids.tolist())
-    return out
+            reach("pin", s_ids, "pin", d_ids)
+    return out, ends
 
 
 @pytest.mark.parametrize("user_history", [True, False])
@@ -158,10 +172,12 @@ def test_local_scope_reencodes_the_changed_nodes_and_copies_the_rest(holdout, he
     new = Embeddings.load(embeddings_path(held_run.path))
     ref = export_embeddings(state.model, state.config, GraphDataset(
         holdout.full.graph, holdout.full.events, {}, holdout.full.meta), tmp_path / "ref")
-    expect = _endpoints(holdout, changes)
+    expect, ends = _endpoints(holdout, changes, ref)
+    assert any(ends[t] - expect[t] for t in ends), "some endpoints' new edges stay outside"
     for t, ids in expect.items():
         ids = np.array(sorted(ids), dtype=np.int64)
         assert report.types[t]["encoded"] == len(ids) < report.types[t]["total"], t
+        assert report.types[t]["candidates"] == len(ends[t]), t
         # re-encoded rows see the new graph exactly as a full export does...
         _rows_equal(new, ref, t, ids, atol=1e-5)
         # ...and every other row is the previous version's, bit for bit
@@ -239,3 +255,19 @@ def test_local_scope_reencodes_a_content_free_node_whose_degree_changed(holdout,
     assert report.types["pin"]["encoded"] == (0 if use_content else 1)
     moved = np.flatnonzero((after.vectors("pin") != before.vectors("pin")).any(1))
     assert moved.tolist() == ([] if use_content else [7])
+
+
+def test_local_scope_reencodes_an_endpoint_whose_new_neighbour_type_it_does_not_carry(held_run):
+    from graphrep.train.build import build_inputs
+
+    state = open_state(held_run.path)
+    sampler = build_inputs(state.config, state.dataset).samplers["pin"]
+    assert "user" not in sampler.quotas  # a pin's walks read rev_engaged, its neighbourhood has no users
+    assert any(et[1] == "rev_engaged" for mp in sampler.metapaths for et in mp.edge_types)
+    before = Embeddings.load(embeddings_path(held_run.path)).vectors("pin")
+    # user 2 engages with pin 7: whether that reaches the pin's top neighbours cannot be read
+    # off its neighbourhood, so the pin is re-encoded
+    report = refresh_run(held_run.path, Changes(edges={"engaged": EdgeRows([2], [7])}), scope="local")
+    assert report.types["pin"]["candidates"] == 1 == report.types["pin"]["encoded"]
+    after = Embeddings.load(embeddings_path(held_run.path)).vectors("pin")
+    assert np.flatnonzero((after != before).any(1)).tolist() in ([], [7])

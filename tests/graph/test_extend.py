@@ -38,6 +38,9 @@ def test_matches_a_rebuild_with_the_new_edges_and_nodes():
     assert ext.new_nodes["item"].tolist() == [8, 9]
     assert ext.changed_rows[("user", "clicks", "item")].tolist() == [0, 2, 5]
     assert ext.changed_rows[("item", "rev_clicks", "user")].tolist() == [1, 8, 9]
+    src, dst = ext.new_edges[("user", "clicks", "item")]  # the pairs, internal ids
+    assert src.tolist() == [0, 5, 2, 2] and dst.tolist() == [8, 1, 9, 1]
+    assert [a.tolist() for a in ext.new_edges[("item", "rev_clicks", "user")]] == [[8, 1, 9, 1], [0, 5, 2, 2]]
     assert ext.degree_changed["user"].tolist() == [0, 2, 5]
     # an unchanged relation shares its arrays; the old graph is untouched
     assert g.num_nodes["item"] == 8
