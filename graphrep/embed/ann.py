@@ -244,11 +244,8 @@ def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
 
 def build_store_index(root: Path, manifest: dict[str, Any], entity_type: str,
                       vectors: np.ndarray, kind: str, metric: str = "ip", **params: Any) -> Any:
-    """Build ``root/index_<entity_type>.faiss`` and record it in ``root/manifest.json``.
-
-    The index file is written atomically first, then the manifest (updated in place in
-    ``manifest``) is replaced atomically, so readers never see a recorded missing index.
-    """
+    """Build the ``entity_type`` index of the store at ``root`` and record it in
+    ``root/manifest.json`` (see :func:`record_store_index`)."""
     index = build_index(vectors, kind, metric, **params)
     record_store_index(root, manifest, entity_type, index, kind, metric)
     return index
@@ -257,9 +254,14 @@ def build_store_index(root: Path, manifest: dict[str, Any], entity_type: str,
 def record_store_index(root: Path, manifest: dict[str, Any], entity_type: str, index: Any,
                        kind: str, metric: str = "ip") -> None:
     """Write a built ``index`` as ``root/index_<entity_type>.faiss`` (atomically), then
-    record it in ``root/manifest.json`` (replaced atomically)."""
-    rel = f"index_{safe_name(entity_type, 'entity type')}.faiss"
-    save_index(index, root / rel)
+    record it in ``root/manifest.json`` (replaced atomically), so readers never see a
+    recorded missing index. A ``"flat"`` index holds nothing but the store's own vectors:
+    it is recorded without a file and rebuilt from them when loaded
+    (:func:`load_store_index`), which keeps a second copy of every vector off the disk."""
+    rel = None
+    if kind != "flat":
+        rel = f"index_{safe_name(entity_type, 'entity type')}.faiss"
+        save_index(index, root / rel)
     manifest.setdefault("indexes", {})[entity_type] = {"file": rel, "kind": kind, "metric": metric}
     with atomic_file(root / "manifest.json", "w") as f:
         json.dump(manifest, f, indent=1)
@@ -289,12 +291,19 @@ def patch_hnsw(index: Any, vectors: np.ndarray, changed: np.ndarray) -> Any:
     return index
 
 
-def load_store_index(root: Path, manifest: dict[str, Any], entity_type: str) -> Any:
-    """The index recorded for ``entity_type`` in an embeddings ``manifest`` under ``root``."""
+def load_store_index(root: Path, manifest: dict[str, Any], entity_type: str,
+                     vectors: np.ndarray | None = None) -> Any:
+    """The index recorded for ``entity_type`` in an embeddings ``manifest`` under ``root``
+    (a ``"flat"`` one recorded without a file is built over ``vectors``, the type's rows)."""
     entry = manifest.get("indexes", {}).get(entity_type)
     if entry is None:
         raise ConfigError(f"no faiss index for {entity_type!r} in {root}; call "
                           f"build_indexes({{{entity_type!r}: 'hnsw'}}) first")
+    if entry.get("file") is None:
+        if entry.get("kind") != "flat" or vectors is None:
+            raise GraphFormatError(f"{root / 'manifest.json'}: the {entry.get('kind')!r} index of "
+                                   f"{entity_type!r} names no file")
+        return build_index(vectors, "flat", str(entry.get("metric", "ip")))
     where = f"{root / 'manifest.json'} (faiss index of {entity_type!r})"
     return load_index(resolve_inside(root, entry.get("file"), where))
 

@@ -9,7 +9,8 @@ Layout (every array a memory-mappable ``.npy``, never pickle)::
     DIR/<type>/ids.npy              [n] external ids (int64 or unicode)
     DIR/<type>/rows/<name>.npy      optional per-row arrays [n, ...] (e.g. the sampled
                                     neighbourhoods an incremental refresh compares against)
-    DIR/index_<type>.faiss          optional faiss index (:meth:`Embeddings.build_indexes`)
+    DIR/index_<type>.faiss          optional faiss index (:meth:`Embeddings.build_indexes`;
+                                    a flat index has no file: it is the vectors)
 
 (``<type>`` in its :func:`~graphrep.utils.safepath.safe_name` form; the manifest
 records every file.) :meth:`Embeddings.load` refuses file entries outside the
@@ -117,7 +118,10 @@ class Embeddings:
                 arrays[t] = a
             for t, e in m["indexes"].items():
                 where = f"{root / 'manifest.json'} (faiss index of {t!r})"
-                if not resolve_inside(root, e["file"], where).is_file():
+                if e["file"] is None:  # a flat index: built from the vectors when used
+                    if e["kind"] != "flat" or t not in arrays:
+                        raise GraphFormatError(f"{where}: a {e['kind']!r} index needs a file")
+                elif not resolve_inside(root, e["file"], where).is_file():
                     raise GraphFormatError(f"{root / e['file']}: missing faiss index of {t!r}")
         except GraphrepError:
             raise
@@ -234,7 +238,9 @@ class Embeddings:
     def _faiss_index(self, t: str) -> Any:
         self._get(t)  # an unknown type raises SchemaError
         if t not in self._faiss:
-            self._faiss[t] = ann.load_store_index(self.path, self._manifest, t)
+            entry = self._manifest.get("indexes", {}).get(t) or {}
+            rows = self.vectors(t) if "file" in entry and entry["file"] is None else None
+            self._faiss[t] = ann.load_store_index(self.path, self._manifest, t, rows)
         return self._faiss[t]
 
     def build_indexes(self, kinds: dict[str, str], metric: str = "ip", **params: Any) -> None:

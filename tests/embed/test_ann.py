@@ -127,16 +127,31 @@ def test_embeddings_build_indexes_and_faiss_neighbors(tmp_path):
         emb.neighbors("user", [0], target_type="pin", index="faiss")
     emb.build_indexes({"pin": "flat"})
     manifest = json.loads((tmp_path / "e" / "manifest.json").read_text())
-    assert manifest["indexes"]["pin"] == {"file": "index_pin.faiss", "kind": "flat",
-                                          "metric": "ip"}
+    # a flat index is the vectors themselves: recorded without a file, built when loaded
+    assert manifest["indexes"]["pin"] == {"file": None, "kind": "flat", "metric": "ip"}
+    assert not (tmp_path / "e" / "index_pin.faiss").exists()
     exact = emb.neighbors("user", [0, 3], k=5, target_type="pin")
-    for e in (emb, Embeddings.load(tmp_path / "e")):  # reopened: the index is read from disk
+    for e in (emb, Embeddings.load(tmp_path / "e")):  # reopened: rebuilt from the vectors
         res = e.neighbors("user", [0, 3], k=5, target_type="pin", index="faiss")
         np.testing.assert_array_equal(res.ids, exact.ids)
         np.testing.assert_allclose(res.scores, exact.scores, atol=1e-5)
     same = emb.neighbors("pin", [1000, 1001], k=4, index="faiss")
     assert not np.any(same.rows == np.array([[0], [1]]))
     np.testing.assert_array_equal(same.rows, emb.neighbors("pin", [1000, 1001], k=4).rows)
+    emb.build_indexes({"pin": "hnsw"})  # other kinds are files
+    np.testing.assert_array_equal(Embeddings.load(tmp_path / "e").neighbors(
+        "pin", [1000, 1001], k=4, index="faiss").rows, same.rows)
     os.remove(tmp_path / "e" / "index_pin.faiss")
     with pytest.raises(GraphFormatError, match=r"index_pin\.faiss"):
+        Embeddings.load(tmp_path / "e")
+    # a store written before flat indexes went file-less still reads its file
+    save_index(build_index(pins, "flat"), tmp_path / "e" / "index_pin.faiss")
+    m = json.loads((tmp_path / "e" / "manifest.json").read_text())
+    m["indexes"]["pin"] = {"file": "index_pin.faiss", "kind": "flat", "metric": "ip"}
+    (tmp_path / "e" / "manifest.json").write_text(json.dumps(m))
+    np.testing.assert_array_equal(Embeddings.load(tmp_path / "e").neighbors(
+        "pin", [1000, 1001], k=4, index="faiss").rows, same.rows)
+    m["indexes"]["pin"] = {"file": None, "kind": "hnsw", "metric": "ip"}
+    (tmp_path / "e" / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(GraphFormatError, match="'hnsw' index needs a file"):
         Embeddings.load(tmp_path / "e")
