@@ -243,26 +243,35 @@ def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
 
 
 def build_store_index(root: Path, manifest: dict[str, Any], entity_type: str,
-                      vectors: np.ndarray, kind: str, metric: str = "ip", **params: Any) -> Any:
+                      vectors: np.ndarray, kind: str, metric: str = "ip", publish: bool = True,
+                      **params: Any) -> Any:
     """Build the ``entity_type`` index of the store at ``root`` and record it in
     ``root/manifest.json`` (see :func:`record_store_index`)."""
     index = build_index(vectors, kind, metric, **params)
-    record_store_index(root, manifest, entity_type, index, kind, metric)
+    record_store_index(root, manifest, entity_type, index, kind, metric, publish)
     return index
 
 
 def record_store_index(root: Path, manifest: dict[str, Any], entity_type: str, index: Any,
-                       kind: str, metric: str = "ip") -> None:
+                       kind: str, metric: str = "ip", publish: bool = True) -> None:
     """Write a built ``index`` as ``root/index_<entity_type>.faiss`` (atomically), then
-    record it in ``root/manifest.json`` (replaced atomically), so readers never see a
-    recorded missing index. A ``"flat"`` index holds nothing but the store's own vectors:
-    it is recorded without a file and rebuilt from them when loaded
-    (:func:`load_store_index`), which keeps a second copy of every vector off the disk."""
+    record it in ``manifest`` and (``publish``) replace ``root/manifest.json`` with it
+    atomically, so readers never see a recorded missing index; ``publish=False`` leaves
+    that to :func:`publish_manifest`, once for several indexes. A ``"flat"`` index holds
+    nothing but the store's own vectors: it is recorded without a file and rebuilt from
+    them when loaded (:func:`load_store_index`), which keeps a second copy of every
+    vector off the disk."""
     rel = None
     if kind != "flat":
         rel = f"index_{safe_name(entity_type, 'entity type')}.faiss"
         save_index(index, root / rel)
     manifest.setdefault("indexes", {})[entity_type] = {"file": rel, "kind": kind, "metric": metric}
+    if publish:
+        publish_manifest(root, manifest)
+
+
+def publish_manifest(root: Path, manifest: dict[str, Any]) -> None:
+    """Replace ``root/manifest.json`` with ``manifest`` atomically."""
     with atomic_file(root / "manifest.json", "w") as f:
         json.dump(manifest, f, indent=1)
 
@@ -337,6 +346,7 @@ __all__ = [
     "load_index",
     "load_store_index",
     "patch_hnsw",
+    "publish_manifest",
     "record_store_index",
     "save_index",
     "search",

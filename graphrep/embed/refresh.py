@@ -311,18 +311,19 @@ def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndar
 
 def _indexes(new: Embeddings, old: Embeddings, affected: dict[str, np.ndarray],
              hnsw_patch_max: float) -> dict[str, str]:
-    done = {}
+    done, rebuild = {}, {}
     for t, kind in old.index_kinds.items():
         if t not in new.types:
             continue
         frac = len(affected.get(t, ())) / max(new.count(t), 1)
         if kind == "hnsw" and frac <= hnsw_patch_max:
             index = ann.patch_hnsw(old.faiss_index(t), new.vectors(t), affected.get(t, np.zeros(0)))
-            ann.record_store_index(new.path, new._manifest, t, index, kind)
+            ann.record_store_index(new.path, new._manifest, t, index, kind, publish=False)
             done[t] = "patched"
         else:
-            new.build_indexes({t: kind})
+            rebuild[t] = kind
             done[t] = "rebuilt"
+    new.build_indexes(rebuild)  # and the manifest, once
     return done
 
 

@@ -245,11 +245,13 @@ class Embeddings:
 
     def build_indexes(self, kinds: dict[str, str], metric: str = "ip", **params: Any) -> None:
         """Build ``{type: "flat"|"hnsw"|"ivf"}`` faiss indexes into the directory: each
-        ``index_<type>.faiss`` is written atomically, then recorded in the manifest
-        (replaced atomically); ``params`` go to :func:`graphrep.embed.ann.build_index`."""
+        ``index_<type>.faiss`` is written atomically (a flat index has no file: it is the
+        vectors), then all are recorded in the manifest (replaced atomically, once);
+        ``params`` go to :func:`graphrep.embed.ann.build_index`."""
         for t, kind in kinds.items():
             self._faiss[t] = ann.build_store_index(self.path, self._manifest, t, self.vectors(t),
-                                                   kind, metric, **params)
+                                                   kind, metric, publish=False, **params)
+        ann.publish_manifest(self.path, self._manifest)
 
     to_numpy = vectors
 
