@@ -269,7 +269,10 @@ class InputBuilder:
             if len(distinct) < len(ids):  # repeats: encode each node once
                 uniq = distinct
                 inverse = torch.from_numpy(inv.reshape(-1).astype(np.int64))
-        batch = self.featurizer(node_type, torch.from_numpy(np.ascontiguousarray(uniq)))
+        uniq = np.ascontiguousarray(uniq)
+        if not uniq.flags.writeable:  # a read-only view (a memory map, a broadcast): torch needs a copy
+            uniq = uniq.copy()
+        batch = self.featurizer(node_type, torch.from_numpy(uniq))
         neighbors: Neighbors = {}
         sampler = self.samplers.get(node_type)
         if sampler is not None:
