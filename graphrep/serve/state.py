@@ -44,7 +44,8 @@ def load_version(run: RunDir, version: int, exact_max: int, with_encoder: bool,
                  ef_search: int = 32) -> Served:
     """Load ``version`` of ``run``: types over ``exact_max`` rows are searched with HNSW (the
     stored index when it is one, else built here), visiting ``ef_search`` candidates (32:
-    recall@10 0.999 against exact search on the default export, docs/benchmarks.md)."""
+    recall@10 0.998 of pins against exact search on the default export with unit vectors; with
+    the default preset's learned pin norms 0.94-0.99 per query type, docs/benchmarks.md)."""
     emb = Embeddings.load(embeddings_path(run, version))
     indexes = {}
     for t in emb.types:
