@@ -20,6 +20,7 @@ Protocol (reproducible; see docs/benchmarks.md, "New entities and incremental re
     graphrep embed /tmp/ne/run
     python benchmarks/new_entities.py evaluate --out /tmp/ne
     python benchmarks/new_entities.py saves --out /tmp/ne     # new pins with board saves only
+    python benchmarks/new_entities.py edges --out /tmp/ne     # new pins with all edges, no actions
 """
 
 from __future__ import annotations
@@ -129,16 +130,20 @@ def evaluate(out: Path) -> dict:
     return res
 
 
-def refresh_saves(out: Path) -> dict:
+def refresh_saves(out: Path, relations: str = "saves") -> dict:
     """Refresh with the held-out pins and only their board saves (how a pin arrives on
-    Pinterest: saved to a board), from version 0, against a full export of that graph."""
+    Pinterest: saved to a board) -- or (``relations="edges"``) all their edges but none of
+    their actions -- from version 0, against a full export of that graph."""
     torch.set_num_threads(1)
     full = GraphDataset.load(out / "full", mmap=False)
     n_train = GraphDataset.load(out / "train").graph.num_nodes["pin"]
     held = np.arange(n_train, full.graph.num_nodes["pin"])
-    et = full.graph.edge_type("contains")
-    changes = Changes({"pin": node_rows(full.graph, "pin", held)},
-                      {"contains": edges_touching(full.graph, "pin", held)[et]})
+    touching = edges_touching(full.graph, "pin", held)
+    if relations == "saves":
+        edges = {"contains": touching[full.graph.edge_type("contains")]}
+    else:
+        edges = {et[1]: e for et, e in touching.items()}
+    changes = Changes({"pin": node_rows(full.graph, "pin", held)}, edges)
     shutil.rmtree(out / "run" / "versions", ignore_errors=True)
     corpus = Embeddings.load(embeddings_path(out / "run", 0)).vectors("pin")
     return _refresh_vs_full(out, changes, None, full, held, corpus)
@@ -228,7 +233,7 @@ def _refresh_vs_full(out: Path, changes: Changes, export_ds: GraphDataset | None
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=["prepare", "evaluate", "saves"])
+    p.add_argument("stage", choices=["prepare", "evaluate", "saves", "edges"])
     p.add_argument("--out", required=True, type=Path)
     args = p.parse_args()
     if args.stage == "prepare":
@@ -236,7 +241,7 @@ def main() -> None:
     elif args.stage == "evaluate":
         print(json.dumps(evaluate(args.out), indent=1))
     else:
-        print(json.dumps(refresh_saves(args.out), indent=1))
+        print(json.dumps(refresh_saves(args.out, args.stage), indent=1))
 
 
 if __name__ == "__main__":
