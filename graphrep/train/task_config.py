@@ -114,7 +114,10 @@ class TaskConfig:
         mask_rate: share of a batch's nodes whose own features a ``masked_features`` task
             masks.
         sce_gamma: exponent :math:`\\gamma \\ge 1` of its scaled cosine error.
-        cca_lambda: decorrelation weight :math:`\\lambda` of a ``cca`` task.
+        cca_lambda: decorrelation weight :math:`\\lambda` of a ``cca`` task. The invariance
+            term here is :math:`\\lVert \\tilde Z_1 - \\tilde Z_2 \\rVert^2 = 2(D - \\mathrm{tr}\\,C)`,
+            twice CCA-SSG's :math:`-\\mathrm{tr}\\,C` up to a constant, so the paper's
+            :math:`\\lambda` is ``cca_lambda / 2`` (1e-3 here is its 5e-4).
         feature_drop: probability that a ``cca`` view masks each feature dimension.
         neighbor_drop: probability that a ``cca`` view drops each sampled neighbour.
     """
