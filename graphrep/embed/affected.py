@@ -14,6 +14,7 @@ import numpy as np
 
 from graphrep.embed.inference import INFERENCE_STEP, neighborhood_rows
 from graphrep.embed.versions import Applied, RunState
+from graphrep.samplers.neighborhood import Neighborhood
 from graphrep.samplers.reach import walk_reach
 
 
@@ -59,34 +60,40 @@ def exact_affected(state: RunState, applied: Applied, t: str, old_b: Any, new_b:
     return np.union1d(np.union1d(new, changed_nb), np.flatnonzero(reads)), len(cand)
 
 
-def local_affected(state: RunState, applied: Applied, t: str, new_b: Any) -> tuple[np.ndarray, int]:
-    """Scope ``local``: (affected ids of ``t``, number of endpoints sampled again) -- the new
-    nodes of ``t``, those whose own features changed (the log-degree token of a content-free
-    type) and the endpoints of new edges that reach their importance neighbourhood (rule c
-    of :mod:`graphrep.embed.refresh`)."""
+def local_affected(state: RunState, applied: Applied, t: str,
+                   new_b: Any) -> tuple[np.ndarray, int, tuple[np.ndarray, Neighborhood | None]]:
+    """Scope ``local``: (affected ids of ``t``, number of endpoints sampled again, the kept
+    endpoints with the neighbourhoods sampled for them) -- the new nodes of ``t``, those whose
+    own features changed (the log-degree token of a content-free type) and the endpoints of
+    new edges that reach their importance neighbourhood (rule c of
+    :mod:`graphrep.embed.refresh`). The kept endpoints' neighbourhoods are the ones an
+    encoder would sample (same sampler, :data:`INFERENCE_STEP`): pass them on."""
     ext, empty = applied.extension, np.zeros(0, dtype=np.int64)
     parts = [ext.new_nodes.get(t, empty)]
     schema = state.model.encoder_schema
     if t in schema and schema[t].featureless:
         parts.append(ext.degree_changed.get(t, empty))
     sampler = new_b.samplers.get(t)
-    n_cand = 0
+    n_cand, kept = 0, (empty, None)
     if sampler is not None:
         read = {et for mp in sampler.metapaths for et in mp.edge_types if et[0] == t}
         edges = {et: e for et, e in ext.new_edges.items() if et in read}
         ends = np.unique(np.concatenate([empty, *(np.asarray(s, dtype=np.int64) for s, _ in edges.values())]))
         ends = ends[ends < state.dataset.graph.num_nodes[t]]  # new nodes are encoded anyway
         n_cand = len(ends)
-        parts.append(_reached(sampler, edges, ends))
-    return np.unique(np.concatenate(parts)), n_cand
+        kept = _reached(sampler, edges, ends)
+        parts.append(kept[0])
+    return np.unique(np.concatenate(parts)), n_cand, kept
 
 
-def _reached(sampler: Any, edges: dict[Any, tuple[np.ndarray, np.ndarray]], ends: np.ndarray) -> np.ndarray:
+def _reached(sampler: Any, edges: dict[Any, tuple[np.ndarray, np.ndarray]],
+             ends: np.ndarray) -> tuple[np.ndarray, Neighborhood | None]:
     """The endpoints ``ends`` whose importance neighbourhood, sampled on the new graph, holds
     the other end of one of their new edges (or whose new edges lead to a type their
-    neighbourhood does not carry: no such test, so they count as reached)."""
+    neighbourhood does not carry: no such test, so they count as reached), and those
+    neighbourhoods."""
     if not len(ends):
-        return ends
+        return ends, None
     nb = sampler.sample(ends, step=INFERENCE_STEP)
     hit = np.zeros(len(ends), dtype=bool)
     for et, (src, dst) in edges.items():
@@ -98,7 +105,7 @@ def _reached(sampler: Any, edges: dict[Any, tuple[np.ndarray, np.ndarray]], ends
         pairs = np.asarray(src, dtype=np.int64) * n_u + np.asarray(dst, dtype=np.int64)
         keys = ends[:, None] * n_u + nb.ids[u].numpy()
         hit |= (np.isin(keys, pairs) & nb.mask[u].numpy()).any(1)
-    return ends[hit]
+    return ends[hit], nb.take(np.flatnonzero(hit))
 
 
 __all__ = ["exact_affected", "local_affected"]

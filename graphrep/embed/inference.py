@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from graphrep.errors import ConfigError
 from graphrep.graph.eventlog import EventLog
 from graphrep.models import OmniSage
+from graphrep.samplers.neighborhood import Neighborhood
 from graphrep.samplers.sequences import SequenceHistory, SequenceSampler
 from graphrep.tasks import InputBuilder
 
@@ -68,14 +69,18 @@ def neighborhood_rows(
 @torch.no_grad()
 def encode_nodes(
     model: OmniSage, builder: InputBuilder, node_type: str, ids: np.ndarray, batch_size: int = 1024,
+    neighborhood: Neighborhood | None = None,
 ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """Yield ``([b, D] float32 vectors, neighbourhood rows)`` of the nodes ``ids`` in chunks
-    (see :func:`neighborhood_rows`)."""
+    (see :func:`neighborhood_rows`); ``neighborhood`` (a row per id, sampled at
+    :data:`INFERENCE_STEP` by ``builder``'s sampler) spares sampling them again."""
     model.eval()
     device = next(model.parameters()).device
     ids = np.asarray(ids, dtype=np.int64)
     for lo in range(0, len(ids), batch_size):
-        inputs = builder.build(node_type, ids[lo : lo + batch_size], step=INFERENCE_STEP)
+        rows = np.arange(lo, min(lo + batch_size, len(ids)))
+        part = None if neighborhood is None else neighborhood.take(rows)
+        inputs = builder.build(node_type, ids[lo : lo + batch_size], step=INFERENCE_STEP, neighborhood=part)
         z = model.embed(node_type, inputs.to(device)).float().cpu().numpy()
         nbr = neighborhood_rows(inputs.neighbors)
         if inputs.inverse is not None:

@@ -147,19 +147,23 @@ def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: 
              for k in ("ids", "weights")]  # fmt: skip
     stored = _stored_rows(state.embeddings, t, names, n_old) if scope != "all" else None
     rows = _padded(stored, n_new) if stored is not None else {}
+    sampled: tuple[np.ndarray, Any] = (np.zeros(0, dtype=np.int64), None)
     if scope in ("exact", "all"):
         affected, n_cand = exact_affected(state, applied, t, old_b, new_b, rows, names, stored)
     else:  # rows not re-encoded keep the neighbourhood (and vector) of the previous version
-        affected, n_cand = local_affected(state, applied, t, new_b)
+        affected, n_cand, sampled = local_affected(state, applied, t, new_b)
     vectors = np.zeros((n_new, model.dim), dtype=np.float32)
     if t in state.embeddings.types:
         vectors[:n_old] = state.embeddings.vectors(t)
-    for lo in range(0, len(affected), bs):
-        part = affected[lo : lo + bs]
-        z, nbr = next(encode_nodes(model, new_b, t, part, len(part)))
-        vectors[part] = z
-        for k in rows:
-            rows[k][part] = nbr[k]
+    # the endpoints local_affected sampled already, then the rest (sampled while encoding)
+    for ids, nb in (sampled, (np.setdiff1d(affected, sampled[0], assume_unique=True), None)):
+        lo = 0
+        for z, nbr in encode_nodes(model, new_b, t, ids, bs, nb):
+            part = ids[lo : lo + len(z)]
+            lo += len(z)
+            vectors[part] = z
+            for k in rows:
+                rows[k][part] = nbr[k]
     counts = {"total": int(n_new), "new": int(n_new - n_old), "candidates": n_cand,
               "encoded": len(affected)}  # fmt: skip
     return vectors, rows, affected, counts

@@ -50,6 +50,15 @@ class Neighborhood:
             {t: v.to(device) for t, v in self.mask.items()},
         )
 
+    def take(self, rows: np.ndarray | torch.Tensor) -> Neighborhood:
+        """The neighbourhoods of the seeds at positions ``rows`` (in that order)."""
+        idx = torch.as_tensor(np.asarray(rows, dtype=np.int64))
+        return Neighborhood(
+            {t: v[idx] for t, v in self.ids.items()},
+            {t: v[idx] for t, v in self.weights.items()},
+            {t: v[idx] for t, v in self.mask.items()},
+        )
+
     def counts(self, node_type: str) -> torch.Tensor:
         """Number of valid neighbors of ``node_type`` per seed (``int64 [B]``)."""
         return self.mask[node_type].sum(dim=1)

@@ -34,6 +34,7 @@ from graphrep.models.features import FeatureBatch, FeatureSchema, NodeFeaturizer
 from graphrep.samplers.args import check_float, check_int, check_seed
 from graphrep.samplers.importance import ImportanceSampler
 from graphrep.samplers.metapath import MetaPath
+from graphrep.samplers.neighborhood import Neighborhood
 
 Neighbors = dict[str, tuple[FeatureBatch, Tensor, Tensor]]
 
@@ -256,19 +257,28 @@ class InputBuilder:
                 f"{sorted(self.graph.num_nodes)}"
             )
 
-    def build(self, node_type: str, ids: object, step: int) -> EntityInputs:
-        """Inputs for the nodes ``ids`` (1-D, repeats allowed) of ``node_type`` at ``step``."""
+    def build(self, node_type: str, ids: object, step: int,
+              neighborhood: Neighborhood | None = None) -> EntityInputs:
+        """Inputs for the nodes ``ids`` (1-D, repeats allowed) of ``node_type`` at ``step``.
+
+        ``neighborhood`` (one row per entry of ``ids``) is what this builder's sampler drew
+        for these nodes at ``step`` already: it is used instead of sampling them again.
+        """
         self._check_type(node_type)
         ids = check_node_ids(
             ids, self.graph.num_nodes[node_type], f"InputBuilder ids (node type {node_type!r})"
         )
+        if neighborhood is not None and len(neighborhood) != len(ids):
+            raise ConfigError(f"InputBuilder.build: {len(neighborhood)} sampled neighbourhoods "
+                              f"for {len(ids)} {node_type!r} ids")  # fmt: skip
         inverse = None
         uniq = ids
         if self.dedupe and len(ids):
-            distinct, inv = np.unique(ids, return_inverse=True)
+            distinct, first, inv = np.unique(ids, return_index=True, return_inverse=True)
             if len(distinct) < len(ids):  # repeats: encode each node once
                 uniq = distinct
                 inverse = torch.from_numpy(inv.reshape(-1).astype(np.int64))
+                neighborhood = None if neighborhood is None else neighborhood.take(first)
         uniq = np.ascontiguousarray(uniq)
         if not uniq.flags.writeable:  # a read-only view (a memory map, a broadcast): torch needs a copy
             uniq = uniq.copy()
@@ -276,7 +286,7 @@ class InputBuilder:
         neighbors: Neighbors = {}
         sampler = self.samplers.get(node_type)
         if sampler is not None:
-            nb = sampler.sample(uniq, step=step)
+            nb = sampler.sample(uniq, step=step) if neighborhood is None else neighborhood
             neighbors = self.featurizer.gather_neighbors(nb)
         return EntityInputs(node_type, batch, neighbors, inverse)
 

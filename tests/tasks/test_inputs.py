@@ -120,6 +120,24 @@ def test_build_is_deterministic_and_batch_independent(builder):
     assert changed, "a new step should draw new walks"
 
 
+def test_build_takes_a_neighborhood_sampled_already(builder):
+    ids = np.array([11, 4, 250, 4])
+    nb = builder.samplers["pin"].sample(ids, step=5)
+    a, b = builder.build("pin", ids, step=5), builder.build("pin", ids, step=5, neighborhood=nb)
+    assert torch.equal(a.inverse, b.inverse)  # repeats: the first row of each id is used
+    for nt, (fb, w, m) in a.neighbors.items():
+        assert torch.equal(fb.ids, b.neighbors[nt][0].ids) and torch.equal(w, b.neighbors[nt][1])
+        assert torch.equal(m, b.neighbors[nt][2])
+    # it is used as given: another step's neighbourhood gives that step's inputs
+    other = builder.samplers["pin"].sample(ids[:3], step=6)
+    c = builder.build("pin", ids[:3], step=5, neighborhood=other)
+    d = builder.build("pin", ids[:3], step=6)
+    for nt, (_, w, _) in d.neighbors.items():
+        assert torch.equal(w, c.neighbors[nt][1])
+    with pytest.raises(ConfigError, match="2 sampled neighbourhoods for 4 'pin' ids"):
+        builder.build("pin", ids, step=5, neighborhood=nb.take(np.arange(2)))
+
+
 def test_inputs_feed_the_entity_encoder(builder):
     x = builder.build("query", [1, 2, 1], step=0).to("cpu")
     torch.manual_seed(0)
