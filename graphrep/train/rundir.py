@@ -116,12 +116,24 @@ class RunDir:
         return {**summary, "steps": int(state["step"]), "already_finished": True}
 
     def load_model(self) -> torch.nn.Module:
-        """The trained :class:`~graphrep.models.OmniSage` in eval mode, on CPU."""
+        """The trained :class:`~graphrep.models.OmniSage` in eval mode, on CPU.
+
+        Raises:
+            GraphFormatError: ``model.pt`` is missing, lacks an entry, or its
+                weights do not fit the model its hyperparameters describe (naming the file).
+        """
         from graphrep.models import OmniSage
 
-        state = self.trained_state()
-        model = OmniSage.from_hparams(state["hparams"])
-        model.load_state_dict(state["model"])
+        state = self.trained_state()  # checks the 'model' and 'step' entries
+        if not isinstance(state.get("hparams"), dict):
+            raise GraphFormatError(f"{str(self.model_path)!r} holds no model hyperparameters "
+                                   "('hparams'): it was not written by `graphrep train`")
+        try:
+            model = OmniSage.from_hparams(state["hparams"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GraphFormatError(f"{str(self.model_path)!r}: its hparams do not describe a model "
+                                   f"this graphrep version builds ({exc!r})") from None
+        load_weights(model, state, self.model_path)
         return model.eval()
 
     def write_json(self, path: Path, data: Any) -> None:
