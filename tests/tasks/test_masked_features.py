@@ -84,4 +84,4 @@ def test_training_lowers_the_reconstruction_loss(builder):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(task.loss(model, batch)[0]) < 0.7 * first
+    assert float(task.loss(model, batch)[0].detach()) < 0.7 * first
