@@ -16,7 +16,8 @@ Protocol (reproducible; see docs/benchmarks.md, "New entities and incremental re
    and check that both agree. Both are timed from the run directory to a written store
    (the export's share includes loading the changed state, as ``graphrep embed RUN`` loads
    the run); the share against the export alone, the state already in memory, is
-   reported beside it (``share_of_export_in_memory``).
+   reported beside it (``share_of_export_in_memory``). Pending writeback is flushed
+   (``os.sync``) before each timed call, so no stage's writes stall on the previous one's.
 
     python benchmarks/new_entities.py prepare --out /tmp/ne
     graphrep train --preset default --graph /tmp/ne/train --out /tmp/ne/run
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -195,11 +197,13 @@ def _refresh_vs_full(out: Path, changes: Changes, export_ds: GraphDataset | None
     refreshed, res = {}, {"refresh": {}}
     for name, scope, history in SCOPES:
         shutil.rmtree(run / "versions", ignore_errors=True)  # every scope from version 0
+        os.sync()  # no writeback left from the previous stage stalls this one's writes
         report = refresh_run(run, changes, scope=scope, user_history=history)
         new = Embeddings.load(embeddings_path(run))
         refreshed[name] = {t: np.array(new.vectors(t)) for t in new.types}
         res["refresh"][name] = report.to_dict()
         _log(f"refresh {name}: {report.types} {report.wall_s}")
+    os.sync()
     t = time.perf_counter()
     state = open_state(run)  # the changed state from disk (model, dataset, the version's changes)
     wall: dict = {"load": time.perf_counter() - t}
