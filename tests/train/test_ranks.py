@@ -14,7 +14,7 @@ class Tasks:
 
     def loss(self, model: nn.Module, batches: dict) -> tuple[torch.Tensor, dict[str, float]]:
         loss = model.w * batches["x"].sum()
-        return loss, {"x_loss": float(loss)}
+        return loss, {"x_loss": float(loss.detach())}
 
 
 def runner() -> LossStep:
@@ -26,7 +26,7 @@ def runner() -> LossStep:
 def test_one_rank_is_the_task_loss():
     losses = RankLosses(runner(), 1, gather=False, distributed=False)
     loss, metrics = losses([{"x": torch.tensor([1.0, 2.0])}])
-    assert float(loss) == 6.0 and metrics == {"x_loss": 6.0}
+    assert float(loss.detach()) == 6.0 and metrics == {"x_loss": 6.0}
 
 
 def test_virtual_ranks_average_losses_and_metrics_and_gradients():
@@ -35,7 +35,7 @@ def test_virtual_ranks_average_losses_and_metrics_and_gradients():
     for gather in (False, True):
         run.model.w.grad = None
         loss, metrics = RankLosses(run, 2, gather=gather, distributed=False)(batches)
-        assert float(loss) == (2.0 + 10.0) / 2 and metrics == {"x_loss": 6.0}
+        assert float(loss.detach()) == (2.0 + 10.0) / 2 and metrics == {"x_loss": 6.0}
         loss.backward()
         assert float(run.model.w.grad) == (1.0 + 5.0) / 2
 
