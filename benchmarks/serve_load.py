@@ -30,6 +30,7 @@ import numpy as np
 from graphrep.embed import ann
 from graphrep.embed.store import Embeddings
 from graphrep.embed.versions import embeddings_path
+from graphrep.serve.state import DEFAULT_EF_SEARCH
 
 HOST = "127.0.0.1"
 
@@ -113,7 +114,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--exact-max", type=int, default=10_000)
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--ef-search", type=int, default=32)
+    p.add_argument("--ef-search", type=int, default=DEFAULT_EF_SEARCH)
     args = p.parse_args()
     load_before = os.getloadavg()
     emb = Embeddings.load(embeddings_path(args.run))

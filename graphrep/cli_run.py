@@ -152,8 +152,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise ConfigError(f"graphrep serve needs the serve extra: pip install 'graphrep[serve]' "
                           f"({exc})") from None
     print(f"serving {args.run} on http://{args.host}:{args.port} (docs: /docs)", flush=True)
+    breadth = {} if args.ef_search is None else {"ef_search": args.ef_search}
     serve(args.run, args.host, args.port, exact_max=args.exact_max, encode=not args.no_encode,
-          ef_search=args.ef_search)
+          **breadth)
     return 0
 
 
@@ -277,7 +278,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--exact-max", type=int, default=10_000,
                    help="exact search up to this many rows of a target type, HNSW above")
-    s.add_argument("--ef-search", type=int, default=32, help="HNSW search breadth (recall vs speed)")
+    s.add_argument("--ef-search", type=int, default=None,
+                   help="HNSW search breadth, recall vs speed (default 128)")
     s.add_argument("--no-encode", action="store_true", help="do not load the model (/encode off)")
     s.set_defaults(func=cmd_serve)
 

@@ -42,7 +42,7 @@ from graphrep.serve.schemas import (
     NeighborsResponse,
     error,
 )
-from graphrep.serve.state import Served, VersionHolder, as_ids
+from graphrep.serve.state import DEFAULT_EF_SEARCH, Served, VersionHolder, as_ids
 
 MAX_BODY = 1 << 20
 
@@ -194,7 +194,8 @@ def _node_inputs(enc: Any, req: EncodeRequest) -> tuple[dict, dict]:
 
 
 def create_app(run: str | os.PathLike, exact_max: int = 10_000, encode: bool = True,
-               poll_s: float = 0.5, max_body: int = MAX_BODY, ef_search: int = 32) -> FastAPI:
+               poll_s: float = 0.5, max_body: int = MAX_BODY,
+               ef_search: int = DEFAULT_EF_SEARCH) -> FastAPI:
     """The ASGI app serving ``run`` (a run directory, or a bare embeddings directory).
 
     Args:
@@ -204,7 +205,7 @@ def create_app(run: str | os.PathLike, exact_max: int = 10_000, encode: bool = T
         encode: load the model for ``/encode`` (a few seconds at start and per reload).
         poll_s: seconds between checks for a new version.
         max_body: largest request body in bytes.
-        ef_search: HNSW search breadth.
+        ef_search: HNSW search breadth (:data:`~graphrep.serve.state.DEFAULT_EF_SEARCH`).
     """
     holder = VersionHolder(run, exact_max, encode, poll_s, ef_search)
 
