@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from flop_count import FlopCount  # benchmarks/flop_count.py, beside this script
 from torch import nn
 
 from graphrep.train.build import build, load_dataset
@@ -271,50 +272,6 @@ def profile(cfg: Any, dataset: Any, warmup: int, steps: int, top: int) -> dict[s
 
 
 # ---------------------------------------------------------------- flops
-class _FlopCount:
-    """FLOPs of every dispatched op (torch's own formulas, :mod:`torch.utils.flop_counter`),
-    forward ones charged to the innermost running module (by qualified name), backward
-    ones to ``"backward"``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        from torch.utils._python_dispatch import TorchDispatchMode
-        from torch.utils.flop_counter import flop_registry
-
-        self.counts: dict[str, float] = defaultdict(float)
-        self.by_op: dict[str, float] = defaultdict(float)
-        self.stack = ["(outside any module)"]
-        outer = self
-
-        class Mode(TorchDispatchMode):
-            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-                out = func(*args, **(kwargs or {}))
-                fn = flop_registry.get(func._overloadpacket)
-                if fn is not None:
-                    f = fn(*args, **(kwargs or {}), out_val=out)
-                    where = outer.stack[-1] if outer.forward else "backward"
-                    outer.counts[where] += f
-                    outer.by_op[str(func._overloadpacket)] += f
-                return out
-
-        self.mode, self.forward, self.handles = Mode(), True, []
-        for name, m in model.named_modules():
-            self.handles.append(m.register_forward_pre_hook(self._push(name)))
-            self.handles.append(m.register_forward_hook(self._pop))
-
-    def _push(self, name: str) -> Any:
-        def hook(*_: Any) -> None:
-            self.stack.append(name)
-
-        return hook
-
-    def _pop(self, *_: Any) -> None:
-        self.stack.pop()
-
-    def remove(self) -> None:
-        for h in self.handles:
-            h.remove()
-
-
 def flops(cfg: Any, dataset: Any, warmup: int, steps: int, depth: int) -> dict[str, Any]:
     comps = build(cfg, dataset)
     model, tasks = comps.model, comps.tasks
@@ -335,7 +292,7 @@ def flops(cfg: Any, dataset: Any, warmup: int, steps: int, depth: int) -> dict[s
         run(b)
     step_s = (time.perf_counter() - t0) / steps
     examples = sum(_examples(b) for b in batches[warmup:])
-    counter = _FlopCount(model)
+    counter = FlopCount(model)
     try:
         for b in batches[warmup:]:
             with counter.mode:
