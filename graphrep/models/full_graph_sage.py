@@ -23,14 +23,13 @@ product or a jointly trained :class:`~graphrep.models.hadamard_mlp.HadamardMLP`)
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphrep.errors import ConfigError, ShapeError
+from graphrep.models.sparse_adjacency import csr_tensor
 
 
 def mean_adjacency(src: np.ndarray, dst: np.ndarray, num_nodes: int) -> tuple[Tensor, Tensor]:
@@ -62,11 +61,7 @@ def mean_adjacency(src: np.ndarray, dst: np.ndarray, num_nodes: int) -> tuple[Te
     key = np.unique(np.concatenate([s[keep] * num_nodes + d[keep], d[keep] * num_nodes + s[keep]]))
     rows, cols = key // num_nodes, key % num_nodes  # sorted by row, then column
     deg = np.bincount(rows, minlength=num_nodes).astype(np.float64)
-    indptr = np.concatenate([[0], np.cumsum(deg)]).astype(np.int64)
-    with warnings.catch_warnings():  # torch's "beta" notice; the indices are built valid above
-        warnings.simplefilter("ignore", UserWarning)
-        adj = torch.sparse_csr_tensor(torch.from_numpy(indptr), torch.from_numpy(cols),
-                                      torch.ones(len(cols)), size=(num_nodes, num_nodes))  # fmt: skip
+    adj = csr_tensor(rows, cols, np.ones(len(cols), np.float32), num_nodes)
     inv = torch.from_numpy(np.where(deg > 0, 1.0 / np.maximum(deg, 1.0), 0.0)).float().view(-1, 1)
     return adj, inv
 

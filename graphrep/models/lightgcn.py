@@ -18,13 +18,12 @@ The baseline that trains it is :func:`graphrep.eval.lightgcn_baseline.train_ligh
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from graphrep.errors import ConfigError, ShapeError
+from graphrep.models.sparse_adjacency import csr_tensor
 
 
 def bipartite_adjacency(users: np.ndarray, items: np.ndarray, num_users: int, num_items: int) -> Tensor:
@@ -51,15 +50,7 @@ def bipartite_adjacency(users: np.ndarray, items: np.ndarray, num_users: int, nu
     cols = np.concatenate([num_users + i, u])
     deg = np.bincount(rows, minlength=n).astype(np.float64)
     inv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1.0)), 0.0)
-    order = np.lexsort((cols, rows))
-    rows, cols = rows[order], cols[order]
-    vals = (inv[rows] * inv[cols]).astype(np.float32)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int64)
-    with warnings.catch_warnings():  # torch's "beta" notice; the indices are built valid above
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(indptr), torch.from_numpy(cols), torch.from_numpy(vals), size=(n, n)
-        )
+    return csr_tensor(rows, cols, (inv[rows] * inv[cols]).astype(np.float32), n)
 
 
 class LightGCN(nn.Module):
