@@ -274,11 +274,12 @@ class InputBuilder:
         inverse = None
         uniq = ids
         if self.dedupe and len(ids):
-            distinct, first, inv = np.unique(ids, return_index=True, return_inverse=True)
+            found = np.unique(ids, return_index=neighborhood is not None, return_inverse=True)
+            distinct, inv = found[0], found[-1]
             if len(distinct) < len(ids):  # repeats: encode each node once
                 uniq = distinct
                 inverse = torch.from_numpy(inv.reshape(-1).astype(np.int64))
-                neighborhood = None if neighborhood is None else neighborhood.take(first)
+                neighborhood = None if neighborhood is None else neighborhood.take(found[1])
         uniq = np.ascontiguousarray(uniq)
         if not uniq.flags.writeable:  # a read-only view (a memory map, a broadcast): torch needs a copy
             uniq = uniq.copy()
