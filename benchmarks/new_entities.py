@@ -18,6 +18,8 @@ Protocol (reproducible; see docs/benchmarks.md, "New entities and incremental re
    the run); the share against the export alone, the state already in memory, is
    reported beside it (``share_of_export_in_memory``). Pending writeback is flushed
    (``os.sync``) before each timed call, so no stage's writes stall on the previous one's.
+   Every scope's refresh and the full export run :data:`REPEATS` times in turn (A B A B);
+   a share is the ratio of the medians (each round's ratio is listed beside it).
 
     python benchmarks/new_entities.py prepare --out /tmp/ne
     graphrep train --preset default --graph /tmp/ne/train --out /tmp/ne/run
@@ -25,6 +27,7 @@ Protocol (reproducible; see docs/benchmarks.md, "New entities and incremental re
     python benchmarks/new_entities.py evaluate --out /tmp/ne
     python benchmarks/new_entities.py saves --out /tmp/ne     # new pins with board saves only
     python benchmarks/new_entities.py edges --out /tmp/ne     # new pins with all edges, no actions
+    python benchmarks/new_entities.py actions --out /tmp/ne   # all edges and actions (as evaluate)
 """
 
 from __future__ import annotations
@@ -124,21 +127,26 @@ def evaluate(out: Path) -> dict:
     for name, z in (("content_only", alone), ("content_3_edges", with_edges)):
         res[f"purity_{name}"] = topic_purity(z, corpus, topic[held], topic[:n_train], k=10)
     # incremental refresh with the held-out pins, all their edges and their actions
-    ev, cut = full.events, full.meta["cut_time"]
-    sel = (ev.item_type == 0) & (ev.item >= n_train) & (ev.timestamp < cut)
-    acts = ActionRows(ev.user[sel], ev.item[sel], ev.timestamp[sel], ev.item_type[sel],
-                      ev.action[sel], ev.surface[sel], ev.duration[sel])
     edges = {et[1]: e for et, e in edges_touching(full.graph, "pin", held).items()}
-    changes = Changes({"pin": rows}, edges, acts)
+    changes = Changes({"pin": rows}, edges, _held_actions(full, n_train))
     res.update(_refresh_vs_full(out, changes, GraphDataset(full.graph, full.events, {}, full.meta),
                                 full, held, corpus))  # fmt: skip
     return res
 
 
+def _held_actions(full: GraphDataset, n_train: int) -> ActionRows:
+    """The events before the cut that name a held-out pin."""
+    ev, cut = full.events, full.meta["cut_time"]
+    sel = (ev.item_type == 0) & (ev.item >= n_train) & (ev.timestamp < cut)
+    return ActionRows(ev.user[sel], ev.item[sel], ev.timestamp[sel], ev.item_type[sel],
+                      ev.action[sel], ev.surface[sel], ev.duration[sel])
+
+
 def refresh_saves(out: Path, relations: str = "saves") -> dict:
     """Refresh with the held-out pins and only their board saves (how a pin arrives on
     Pinterest: saved to a board) -- or (``relations="edges"``) all their edges but none of
-    their actions -- from version 0, against a full export of that graph."""
+    their actions, or (``"actions"``) all their edges and their actions, as ``evaluate``
+    refreshes but in a fresh process -- from version 0, against a full export of that graph."""
     torch.set_num_threads(1)
     full = GraphDataset.load(out / "full", mmap=False)
     n_train = GraphDataset.load(out / "train").graph.num_nodes["pin"]
@@ -148,16 +156,19 @@ def refresh_saves(out: Path, relations: str = "saves") -> dict:
         edges = {"contains": touching[full.graph.edge_type("contains")]}
     else:
         edges = {et[1]: e for et, e in touching.items()}
-    changes = Changes({"pin": node_rows(full.graph, "pin", held)}, edges)
+    acts = _held_actions(full, int(held[0])) if relations == "actions" else None
+    changes = Changes({"pin": node_rows(full.graph, "pin", held)}, edges, acts)
     shutil.rmtree(out / "run" / "versions", ignore_errors=True)
     corpus = Embeddings.load(embeddings_path(out / "run", 0)).vectors("pin")
-    return _refresh_vs_full(out, changes, None, full, held, corpus)
+    export_ds = GraphDataset(full.graph, full.events, {}, full.meta) if acts is not None else None
+    return _refresh_vs_full(out, changes, export_ds, full, held, corpus)
 
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+REPEATS = 3  #: timed rounds of every refresh scope and the full export, in turn
 SCOPES = (("exact", "exact", True), ("local", "local", False), ("local_user_history", "local", True))
 
 
@@ -188,32 +199,43 @@ def _default_tasks(full: GraphDataset, cfg) -> list:
 
 
 def _refresh_vs_full(out: Path, changes: Changes, export_ds: GraphDataset | None,
-                     full: GraphDataset, held: np.ndarray, corpus0: np.ndarray) -> dict:
+                     full: GraphDataset, held: np.ndarray, corpus0: np.ndarray,
+                     repeats: int = REPEATS) -> dict:
     """Refresh version 0 with ``changes`` in each scope, then export the changed graph in
-    full in the same process; counts, wall times and the drift of each scope from it."""
+    full in the same process, ``repeats`` times in turn (A B A B); counts, median wall times
+    (each repeat's beside them) and the drift of each scope from the export."""
     run = out / "run"
     topic, n_train = full.truth["pin_topic"], int(held[0])
     v0 = Embeddings.load(embeddings_path(run, 0))
     refreshed, res = {}, {"refresh": {}}
-    for name, scope, history in SCOPES:
-        shutil.rmtree(run / "versions", ignore_errors=True)  # every scope from version 0
-        os.sync()  # no writeback left from the previous stage stalls this one's writes
-        report = refresh_run(run, changes, scope=scope, user_history=history)
-        new = Embeddings.load(embeddings_path(run))
-        refreshed[name] = {t: np.array(new.vectors(t)) for t in new.types}
-        res["refresh"][name] = report.to_dict()
-        _log(f"refresh {name}: {report.types} {report.wall_s}")
-    os.sync()
-    t = time.perf_counter()
-    state = open_state(run)  # the changed state from disk (model, dataset, the version's changes)
-    wall: dict = {"load": time.perf_counter() - t}
-    t = time.perf_counter()
-    ref = export_embeddings(state.model, state.config, export_ds or state.dataset,
-                            out / "reference", overwrite=True, wall_s=wall)  # fmt: skip
-    res["full_export_s"] = time.perf_counter() - t
-    res["full_export_from_disk_s"] = res["full_export_s"] + wall["load"]
-    res["full_export_wall_s"] = wall
-    _log(f"full export {res['full_export_s']:.2f} s (+ {wall['load']:.2f} s load): {wall}")
+    totals: dict[str, list[float]] = {name: [] for name, _, _ in SCOPES}
+    from_disk, in_memory = [], []
+    for rep in range(repeats):
+        for name, scope, history in SCOPES:
+            shutil.rmtree(run / "versions", ignore_errors=True)  # every scope from version 0
+            os.sync()  # no writeback left from the previous stage stalls this one's writes
+            report = refresh_run(run, changes, scope=scope, user_history=history)
+            totals[name].append(report.wall_s["total"])
+            if rep == 0:  # the vectors are the same every time
+                new = Embeddings.load(embeddings_path(run))
+                refreshed[name] = {t: np.array(new.vectors(t)) for t in new.types}
+                res["refresh"][name] = report.to_dict()
+            _log(f"refresh {name}: {report.types} {report.wall_s}")
+        os.sync()
+        t = time.perf_counter()
+        state = open_state(run)  # the changed state from disk (model, dataset, the version's changes)
+        wall: dict = {"load": time.perf_counter() - t}
+        t = time.perf_counter()
+        ref = export_embeddings(state.model, state.config, export_ds or state.dataset,
+                                out / "reference", overwrite=True, wall_s=wall)  # fmt: skip
+        in_memory.append(time.perf_counter() - t)
+        from_disk.append(in_memory[-1] + wall["load"])
+        if rep == 0:
+            res["full_export_wall_s"] = wall
+        _log(f"full export {from_disk[-1]:.2f} s from disk: {wall}")
+    res["full_export_s"] = float(np.median(in_memory))
+    res["full_export_from_disk_s"] = float(np.median(from_disk))
+    res["full_export_from_disk_s_each"] = from_disk
     exact = {t: np.array(ref.vectors(t)) for t in ref.types}
     cfg = state.config.eval
     tasks = _default_tasks(full, cfg)
@@ -229,8 +251,10 @@ def _refresh_vs_full(out: Path, changes: Changes, export_ds: GraphDataset | None
     for name in refreshed:
         rep, d = res["refresh"][name], res["quality"][name]
         # both from the run directory to a written store; and against the export alone
-        rep["share_of_full_export"] = rep["wall_s"]["total"] / res["full_export_from_disk_s"]
-        rep["share_of_export_in_memory"] = rep["wall_s"]["total"] / res["full_export_s"]
+        rep["total_s_each"] = totals[name]
+        rep["share_of_full_export"] = float(np.median(totals[name])) / res["full_export_from_disk_s"]
+        rep["share_of_full_export_each"] = [a / b for a, b in zip(totals[name], from_disk, strict=True)]
+        rep["share_of_export_in_memory"] = float(np.median(totals[name])) / res["full_export_s"]
         for t, v in refreshed[name].items():
             cos = _cosine(v, exact[t])
             n0 = v0.count(t)
@@ -244,7 +268,7 @@ def _refresh_vs_full(out: Path, changes: Changes, export_ds: GraphDataset | None
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=["prepare", "evaluate", "saves", "edges"])
+    p.add_argument("stage", choices=["prepare", "evaluate", "saves", "edges", "actions"])
     p.add_argument("--out", required=True, type=Path)
     args = p.parse_args()
     if args.stage == "prepare":
