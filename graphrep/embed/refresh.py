@@ -2,8 +2,12 @@ r"""Incremental refresh: re-encode only what a change set affects, publish a new
 
 ``refresh_run(RUN, changes)`` applies :class:`~graphrep.embed.changes.Changes` to the
 run's current state (:mod:`graphrep.embed.versions`) and writes version :math:`N + 1`.
-Rows that are not re-encoded are copied from version :math:`N` (vector and stored
-neighbourhood). Two scopes say which rows are re-encoded.
+Rows that are not re-encoded keep version :math:`N`'s vector and stored neighbourhood.
+The version is written as a delta store (:mod:`graphrep.embed.delta`): only the rows that
+differ from the last version written in full -- version :math:`N`'s delta rows, the rows
+re-encoded now and the new ones -- while they are at most ``delta_max`` of all rows; past
+that it is written in full and becomes the base of the next ones. Two scopes say which rows
+are re-encoded.
 
 **Exact** (``scope="exact"``): version :math:`N + 1` equals -- for every node and user --
 a full export of the changed state. A node :math:`v` of an encoded type is affected when
@@ -59,12 +63,13 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from graphrep.embed import ann
+from graphrep.embed import ann, delta
 from graphrep.embed.affected import exact_affected, local_affected
 from graphrep.embed.changes import Changes
 from graphrep.embed.inference import (
@@ -92,6 +97,7 @@ from graphrep.train.output_config import REFRESH_SCOPES
 from graphrep.utils.checks import choice as check_choice
 
 _ALL = 2**62  # a cut after every event: user histories are already cut
+DELTA_MAX = 0.25  #: the largest share of rows a delta version holds before one is written in full
 
 
 @dataclass
@@ -101,6 +107,8 @@ class RefreshReport:
     Attributes:
         version: the published version.
         scope: ``"exact"`` or ``"local"``.
+        stored: ``"delta"`` (only the rows that differ from the base store were written,
+            :mod:`graphrep.embed.delta`) or ``"full"``.
         types: per type ``{total, new, candidates, encoded}`` (users: ``{total, new, encoded}``).
         wall_s: seconds per phase: ``load`` (run state), ``apply`` (changes, input
             pipelines), ``encode.<type>`` (choosing, sampling and encoding), ``write``,
@@ -111,10 +119,11 @@ class RefreshReport:
     scope: str = "exact"
     types: dict[str, dict[str, int]] = field(default_factory=dict)
     wall_s: dict[str, float] = field(default_factory=dict)
+    stored: str = "full"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": self.version, "scope": self.scope, "types": self.types,
-                "wall_s": self.wall_s}  # fmt: skip
+        return {"version": self.version, "scope": self.scope, "stored": self.stored,
+                "types": self.types, "wall_s": self.wall_s}  # fmt: skip
 
 
 def _stored_rows(store: Embeddings, t: str, names: list[str], n_old: int) -> dict[str, np.ndarray] | None:
@@ -246,9 +255,25 @@ def _indexes(new: Embeddings, old: Embeddings, affected: dict[str, np.ndarray],
     return done
 
 
+def _delta_plan(store: Embeddings, vectors: dict[str, np.ndarray], encoded: dict[str, np.ndarray],
+                delta_max: float) -> tuple[dict[str, np.ndarray] | None, Embeddings]:
+    """(rows to write per type, the base) for a delta version on the previous version's base,
+    or ``(None, store)``: write in full (the base has no uid, or the rows that differ from it
+    exceed ``delta_max`` of all rows)."""
+    base = store.base or store
+    if base.uid is None or delta_max <= 0:
+        return None, store
+    n_new = {t: len(vectors[t]) for t in store.types}
+    want = delta.delta_rows({t: store.delta_rows(t) for t in store.types}, encoded,
+                            {t: base.count(t) for t in store.types}, n_new)  # fmt: skip
+    if sum(map(len, want.values())) > delta_max * sum(n_new.values()):
+        return None, store
+    return want, base
+
+
 def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
                 scope: str | None = None, user_history: bool | None = None,
-                hnsw_patch_max: float = 0.2) -> RefreshReport:
+                hnsw_patch_max: float = 0.2, delta_max: float = DELTA_MAX) -> RefreshReport:
     """Apply ``changes`` (or a CHANGES directory) to ``run``; publish the next version.
 
     Args:
@@ -262,6 +287,10 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
             ``embed.refresh_user_history``). The exact scope always does.
         hnsw_patch_max: patch an HNSW index in place when at most this share of its
             rows changed; rebuild it otherwise.
+        delta_max: write the version as a delta store on the previous version's base
+            (:mod:`graphrep.embed.delta`) while the rows that differ from that base are at
+            most this share of all rows; else in full (it becomes the next versions' base).
+            0 writes every version in full.
     """
     t0 = time.perf_counter()
     if not isinstance(changes, Changes):
@@ -302,16 +331,29 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
     try:
         meta = {**store.meta, "version": version, "parent": state.version,
                 "exact": scope == "exact"}  # fmt: skip
-        with EmbeddingWriter(os.path.join(tmp, "embeddings"), store.dim, store.dtype, meta) as w:
+        missing = [t for t in store.types if t not in vectors]
+        if missing:
+            raise ConfigError(f"refresh: the store holds {missing[0]!r}, which this run does not encode")
+        ids = {t: user_ids(applied.dataset) if t == USER_TYPE and t not in state.model.encoders
+               else applied.dataset.graph.external_ids(t) for t in store.types}  # fmt: skip
+        written, base = _delta_plan(store, vectors, encoded, delta_max)
+        report.stored = "full" if written is None else "delta"
+        out = os.path.join(tmp, "embeddings")
+        entry = None if written is None else delta.base_entry(base.path, base.uid, Path(out))
+        with EmbeddingWriter(out, store.dim, store.dtype, meta, base=entry) as w:
             for t in store.types:
-                if t not in vectors:
-                    raise ConfigError(f"refresh: the store holds {t!r}, which this run does not encode")
-                ids = user_ids(applied.dataset) if t == USER_TYPE and t not in state.model.encoders \
-                    else applied.dataset.graph.external_ids(t)
-                for lo in range(0, max(len(ids), 1), CHUNK_ROWS):
-                    part = {k: v[lo : lo + CHUNK_ROWS] for k, v in rows.get(t, {}).items()}
-                    w.add(t, vectors[t][lo : lo + CHUNK_ROWS], ids[lo : lo + CHUNK_ROWS], part)
-        new = Embeddings.load(os.path.join(tmp, "embeddings"))
+                sel = None if written is None else written[t]
+                n = len(ids[t]) if sel is None else len(sel)
+                for lo in range(0, max(n, 1), CHUNK_ROWS):
+                    part = slice(lo, lo + CHUNK_ROWS) if sel is None else sel[lo : lo + CHUNK_ROWS]
+                    w.add(t, vectors[t][part], ids[t][part],
+                          {k: v[part] for k, v in rows.get(t, {}).items()})  # fmt: skip
+        if store.dtype == "float32":  # the arrays just written, as they are in memory
+            arrays = {t: {"vec": vectors[t], "ids": ids[t], "rows": rows.get(t, {})}
+                      for t in store.types}  # fmt: skip
+            new = Embeddings.written(out, arrays, None if written is None else base, written)
+        else:  # quantised on write: read back what was stored
+            new = Embeddings.load(out)
         t_write = time.perf_counter()
         idx = _indexes(new, store, encoded, hnsw_patch_max)
         t_idx = time.perf_counter()

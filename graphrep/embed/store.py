@@ -12,6 +12,10 @@ Layout (every array a memory-mappable ``.npy``, never pickle)::
     DIR/index_<type>.faiss          optional faiss index (:meth:`Embeddings.build_indexes`;
                                     a flat index has no file: it is the vectors)
 
+A manifest with a ``base`` entry is a *delta store*: its rows are overlaid on a full base
+store when loaded (:mod:`graphrep.embed.delta`; an incremental refresh writes its
+versions so).
+
 (``<type>`` in its :func:`~graphrep.utils.safepath.safe_name` form; the manifest
 records every file.) :meth:`Embeddings.load` refuses file entries outside the
 directory, non-finite vectors or scales, and duplicate external ids.
@@ -30,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from graphrep.embed import ann, views
+from graphrep.embed import ann, delta, views
 from graphrep.embed.writer import CHUNK_ROWS, DTYPES, FORMAT, VERSION, EmbeddingWriter
 from graphrep.errors import ConfigError, GraphFormatError, GraphrepError, SchemaError
 from graphrep.graph.validate import check_external_ids
@@ -78,8 +82,10 @@ class NeighborResult:
 class Embeddings:
     """A saved embeddings directory (see the module docstring); use :meth:`load`."""
 
-    def __init__(self, root: Path, manifest: dict[str, Any], arrays: dict[str, dict]) -> None:
+    def __init__(self, root: Path, manifest: dict[str, Any], arrays: dict[str, dict],
+                 base: Embeddings | None = None, written: dict[str, np.ndarray] | None = None) -> None:
         self.path, self._manifest, self._arrays = root, manifest, arrays
+        self._base, self._written = base, written or {}
         self._sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # id -> row indexes
         self._faiss: dict[str, Any] = {}
 
@@ -127,12 +133,48 @@ class Embeddings:
             raise
         except (LookupError, TypeError, ValueError, AttributeError) as exc:
             raise GraphFormatError(f"{root / 'manifest.json'}: corrupt manifest ({exc!r})") from exc
-        return cls(root, m, arrays)
+        base_path = delta.base_root(root, m)
+        if base_path is None:
+            return cls(root, m, arrays)
+        base = cls.load(base_path, mmap)
+        delta.check_base(root, m, base_path, base._manifest, base._arrays)
+        arrays, written = delta.overlay(root, base._arrays, arrays, base.find_rows)
+        return cls(root, m, arrays, base, written)
+
+    @classmethod
+    def written(cls, path: str | os.PathLike, arrays: dict[str, dict[str, Any]],
+                base: Embeddings | None = None, written: dict[str, np.ndarray] | None = None
+                ) -> Embeddings:
+        """The float32 store just written to ``path``, its arrays (``{type: {"vec", "ids",
+        "rows"}}``, every row of the version) given from memory instead of read back (for a
+        delta store: ``base`` and the rows it ``written``)."""
+        root = Path(path)
+        m = read_manifest(root, FORMAT)
+        m.setdefault("indexes", {})
+        if m["dtype"] != "float32" or list(m["types"]) != list(arrays):
+            raise ConfigError(f"{root}: Embeddings.written needs the float32 arrays of types "
+                              f"{list(m['types'])}, got {m['dtype']} and {list(arrays)}")
+        return cls(root, m, arrays, base, written)
 
     types = property(lambda self: list(self._arrays), doc="Entity types, in write order.")
     dim = property(lambda self: int(self._manifest["dim"]), doc="Vector length.")
     dtype = property(lambda self: str(self._manifest["dtype"]), doc="On-disk dtype.")
     meta = property(lambda self: dict(self._manifest["meta"]), doc="Caller metadata.")
+
+    @property
+    def uid(self) -> str | None:
+        """The store's random id (``None`` for a store written before graphrep recorded one)."""
+        return self._manifest.get("uid")
+
+    @property
+    def base(self) -> Embeddings | None:
+        """The full store a delta store is overlaid on (``None`` for a full store)."""
+        return self._base
+
+    def delta_rows(self, entity_type: str) -> np.ndarray:
+        """Rows of ``entity_type`` a delta store wrote over its base (empty for a full store)."""
+        self._get(entity_type)
+        return self._written.get(entity_type, np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         """Total number of vectors over all types."""
@@ -168,8 +210,8 @@ class Embeddings:
             return a["vec"]
         return self._rows(entity_type, slice(None))
 
-    def index_of(self, entity_type: str, external_ids: Any) -> np.ndarray:
-        """Rows ``[m]`` of ``external_ids``; :class:`SchemaError` names any unknown id."""
+    def find_rows(self, entity_type: str, external_ids: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(rows ``[m]``, found ``[m]``) of ``external_ids``; a row is meaningless where not found."""
         ids = self.ids(entity_type)
         if entity_type not in self._sorted:
             order = np.argsort(ids, kind="stable")
@@ -182,11 +224,17 @@ class Embeddings:
             raise SchemaError(f"ids of {entity_type!r} are integers; got {q.dtype} ids {q[:5]}")
         pos = np.minimum(np.searchsorted(sorted_ids, q), max(len(ids) - 1, 0))
         found = sorted_ids[pos] == q if len(ids) else np.zeros(q.shape, bool)
+        return (order[pos] if len(ids) else np.zeros(q.shape, np.int64)).astype(np.int64), found
+
+    def index_of(self, entity_type: str, external_ids: Any) -> np.ndarray:
+        """Rows ``[m]`` of ``external_ids``; :class:`SchemaError` names any unknown id."""
+        rows, found = self.find_rows(entity_type, external_ids)
         if not found.all():
+            q = np.atleast_1d(np.asarray(external_ids))
             bad = q[~found]
             raise SchemaError(f"unknown external id(s) {bad[:5].tolist()} for entity type "
                               f"{entity_type!r} ({len(bad)} of {len(q)} missing)")
-        return order[pos].astype(np.int64)
+        return rows
 
     def vectors_at(self, entity_type: str, rows: Any) -> np.ndarray:
         """float32 vectors of rows ``rows`` (indexes or a slice), dequantised."""

@@ -4,7 +4,9 @@ r"""Embeddings versions of a run: the full export and the incremental refreshes 
 
     RUN/embeddings/                version 0, the full export (``graphrep embed RUN``)
     RUN/versions/000001/           version 1 (``graphrep embed RUN --update CHANGES``)
-        embeddings/                the complete embeddings store of the version
+        embeddings/                the version's embeddings store: the rows that differ from
+                                   the last store written in full (version 0 or a later one),
+                                   overlaid on it when read (:mod:`graphrep.embed.delta`)
         changes/                   the change tables applied on top of version 0
         refresh.json               what was re-encoded, wall times
     RUN/versions/CURRENT           ``{"version": N}``: the version readers use
@@ -13,6 +15,9 @@ A version directory is built in a temporary sibling and renamed into place, then
 ``CURRENT`` is replaced atomically, so a reader (``graphrep serve``) sees the old
 version or the new one, whole. Publishing a version number that exists already fails
 (two refreshes cannot both publish version N); versions are never deleted by graphrep.
+A delta version needs its base store: re-exporting the run (``graphrep embed RUN``,
+which replaces ``RUN/embeddings``) gives version 0 a new store id, and the versions on it
+are then refused when read rather than overlaid on the new vectors.
 
 **State of version N.** The graph is the run's dataset plus the changes of versions
 ``1..N`` replayed in order (:func:`apply_changes`; replaying is :math:`O(E)` per

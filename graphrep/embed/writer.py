@@ -75,12 +75,17 @@ class EmbeddingWriter:
         overwrite: replace an existing embeddings directory graphrep wrote (see
             :func:`~graphrep.utils.atomic.atomic_dir`); else only a missing or empty
             ``path`` is written.
+        base: a delta store's ``base`` manifest entry (:func:`graphrep.embed.delta.base_entry`):
+            the rows written are then overlaid on that store when read.
+
+    Every store gets a random ``uid`` in its manifest (a delta names its base by it).
 
     Use as ``with EmbeddingWriter(p, 128, "int8") as w: w.add("pin", vecs, ids)``.
     """
 
     def __init__(self, path: str | os.PathLike, dim: int, dtype: str = "float32",
-                 meta: dict | None = None, overwrite: bool = False) -> None:
+                 meta: dict | None = None, overwrite: bool = False,
+                 base: dict[str, str] | None = None) -> None:
         if not isinstance(dim, int | np.integer) or dim < 1:
             raise ConfigError(f"dim={dim!r}: expected a positive integer")
         if dtype not in DTYPES:
@@ -90,7 +95,7 @@ class EmbeddingWriter:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"meta: must be JSON-serialisable ({exc})") from exc
         self.path, self.dim, self.dtype, self.meta = Path(path), int(dim), dtype, dict(meta or {})
-        self.overwrite, self._cm, self._types = overwrite, None, {}
+        self.overwrite, self._cm, self._types, self.base = overwrite, None, {}, base
 
     def __enter__(self) -> EmbeddingWriter:
         self._cm = atomic_dir(self.path, self.overwrite)
@@ -174,9 +179,12 @@ class EmbeddingWriter:
                         "scales": st["scales"].finish() if "scales" in st else None,
                         "rows": {k: a.finish() for k, a in st["rows"].items()},
                         "ids": write_array(self._root, f"{st['dir']}/ids.npy", ids)}
-        write_manifest(self._root, {"format": FORMAT, "version": VERSION, "dim": self.dim,
-                                    "dtype": self.dtype, "graphrep_version": graphrep.__version__,
-                                    "meta": self.meta, "types": types, "indexes": {}})
+        manifest = {"format": FORMAT, "version": VERSION, "dim": self.dim, "dtype": self.dtype,
+                    "graphrep_version": graphrep.__version__, "uid": os.urandom(8).hex(),
+                    "meta": self.meta, "types": types, "indexes": {}}
+        if self.base is not None:
+            manifest["base"] = dict(self.base)
+        write_manifest(self._root, manifest)
 
     def __exit__(self, *exc: Any) -> None:
         cm, self._cm = self._cm, None

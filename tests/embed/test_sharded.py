@@ -3,6 +3,7 @@ single-process export (3 fake ranks without a process group, then 2 gloo ranks).
 
 import itertools
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,10 @@ def _single(path: Path, dtype: str) -> Path:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file's bytes; the manifest's without its random store ``uid`` (one per store)."""
+    out = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    out["manifest.json"] = re.sub(rb'\n "uid": "[0-9a-f]{16}",', b"", out["manifest.json"])
+    return out
 
 
 def _write_fake_rank(out: Path, rank: int, world_size: int) -> None:

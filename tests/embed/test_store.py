@@ -9,6 +9,7 @@ import graphrep
 from graphrep.embed.store import Embeddings, EmbeddingWriter
 from graphrep.embed.views import read_parquet
 from graphrep.errors import (
+    ConfigError,
     GraphFormatError,
     SchemaError,
     ShapeError,
@@ -219,3 +220,17 @@ def test_type_names_stay_inside_and_entries_outside_are_refused(tmp_path):
     p.write_text(json.dumps(m))
     with pytest.raises(UnsafePathError, match="faiss index"):
         Embeddings.load(tmp_path / "d" / "e")
+
+
+def test_written_gives_the_arrays_just_written_without_reading_them(tmp_path):
+    v, ids = _vecs(4), np.array([5, 6, 7, 8])
+    _write(tmp_path / "e", [("pin", v, ids)])
+    e = Embeddings.written(tmp_path / "e", {"pin": {"vec": v, "ids": ids, "rows": {}}})
+    assert e.vectors("pin") is v and e.uid == Embeddings.load(tmp_path / "e").uid
+    np.testing.assert_array_equal(e.neighbors("pin", [5], k=2).ids,
+                                  Embeddings.load(tmp_path / "e").neighbors("pin", [5], k=2).ids)
+    with pytest.raises(ConfigError, match="float32 arrays of types"):
+        Embeddings.written(tmp_path / "e", {"board": {"vec": v, "ids": ids, "rows": {}}})
+    _write(tmp_path / "q", [("pin", v, ids)], dtype="int8")
+    with pytest.raises(ConfigError, match="got int8"):
+        Embeddings.written(tmp_path / "q", {"pin": {"vec": v, "ids": ids, "rows": {}}})
