@@ -4,6 +4,7 @@ The rules are those of :mod:`graphrep.embed.refresh` (its module docstring): ``e
 resamples every seed whose walks can read a changed row and keeps those whose
 neighbourhood moved or reads changed features; ``local`` takes the new and changed nodes
 and the endpoints of new edges that reach their importance neighbourhood.
+:func:`sequence_changed` says which known users' encoder input new actions changed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from graphrep.embed.inference import INFERENCE_STEP, neighborhood_rows
 from graphrep.embed.versions import Applied, RunState
 from graphrep.samplers.neighborhood import Neighborhood
 from graphrep.samplers.reach import walk_reach
+from graphrep.samplers.sequences import SequenceSampler
+
+ALL_EVENTS = 2**62  #: a cut after every event (a state's user histories are already cut)
 
 
 def exact_affected(state: RunState, applied: Applied, t: str, old_b: Any, new_b: Any,
@@ -108,4 +112,24 @@ def _reached(sampler: Any, edges: dict[Any, tuple[np.ndarray, np.ndarray]],
     return ends[hit], nb.take(np.flatnonzero(hit))
 
 
-__all__ = ["exact_affected", "local_affected"]
+_SEQUENCE_FIELDS = ("items", "item_type", "action", "surface", "timestamp", "mask")
+
+
+def sequence_changed(state: RunState, applied: Applied, sampler: SequenceSampler) -> np.ndarray:
+    """The known users with new actions whose encoder input changed: an added action among
+    their last ``M`` (an action older than those leaves the window as it was) or a later
+    embedding time."""
+    users = applied.changed_users[applied.changed_users < state.dataset.events.num_users]
+    if not len(users):
+        return users
+    m = state.config.model.seq_max_len
+    before = SequenceSampler(state.dataset.events, m, ALL_EVENTS, future_window=1).eval_batch(
+        users, ALL_EVENTS, window=1)  # fmt: skip
+    after = sampler.eval_batch(users, ALL_EVENTS, window=1)
+    same = applied.user_time[users] == state.user_time[users]
+    for f in _SEQUENCE_FIELDS:
+        same &= (getattr(before, f) == getattr(after, f)).all(1).numpy()
+    return users[~same]
+
+
+__all__ = ["ALL_EVENTS", "exact_affected", "local_affected", "sequence_changed"]

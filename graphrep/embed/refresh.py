@@ -70,7 +70,7 @@ import numpy as np
 import torch
 
 from graphrep.embed import ann, delta
-from graphrep.embed.affected import exact_affected, local_affected
+from graphrep.embed.affected import ALL_EVENTS, exact_affected, local_affected, sequence_changed
 from graphrep.embed.changes import Changes
 from graphrep.embed.inference import (
     _lookup_history,
@@ -96,7 +96,6 @@ from graphrep.train.build import build_inputs
 from graphrep.train.output_config import REFRESH_SCOPES
 from graphrep.utils.checks import choice as check_choice
 
-_ALL = 2**62  # a cut after every event: user histories are already cut
 DELTA_MAX = 0.25  #: the largest share of rows a delta version holds before one is written in full
 
 
@@ -178,26 +177,6 @@ def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: 
     return vectors, rows, affected, counts
 
 
-_SEQUENCE_FIELDS = ("items", "item_type", "action", "surface", "timestamp", "mask")
-
-
-def _sequence_changed(state: RunState, applied: Applied, sampler: SequenceSampler) -> np.ndarray:
-    """The known users with new actions whose encoder input changed: an added action among
-    their last ``M`` (an action older than those leaves the window as it was) or a later
-    embedding time."""
-    users = applied.changed_users[applied.changed_users < state.dataset.events.num_users]
-    if not len(users):
-        return users
-    m = state.config.model.seq_max_len
-    before = SequenceSampler(state.dataset.events, m, _ALL, future_window=1).eval_batch(
-        users, _ALL, window=1)  # fmt: skip
-    after = sampler.eval_batch(users, _ALL, window=1)
-    same = applied.user_time[users] == state.user_time[users]
-    for f in _SEQUENCE_FIELDS:
-        same &= (getattr(before, f) == getattr(after, f)).all(1).numpy()
-    return users[~same]
-
-
 def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndarray],
                    vectors: dict[str, np.ndarray], history: bool = True,
                    everyone: bool = False) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
@@ -207,15 +186,15 @@ def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndar
     model, config = state.model, state.config
     log, times = applied.dataset.events, applied.user_time
     n_old, n_new = state.embeddings.count(USER_TYPE), log.num_users
-    sampler = SequenceSampler(log, config.model.seq_max_len, _ALL, future_window=1)
+    sampler = SequenceSampler(log, config.model.seq_max_len, ALL_EVENTS, future_window=1)
     hit = np.zeros(n_new, dtype=bool)
     if history:
-        hist = sampler.eval_batch(np.arange(n_new, dtype=np.int64), _ALL, window=1)
+        hist = sampler.eval_batch(np.arange(n_new, dtype=np.int64), ALL_EVENTS, window=1)
         codes, items, mask = hist.item_type.numpy(), hist.items.numpy(), hist.mask.numpy()
         for code, name in enumerate(log.item_types):
             if name in encoded and len(encoded[name]):
                 hit |= (mask & (codes == code) & np.isin(items, encoded[name])).any(1)
-    hit[_sequence_changed(state, applied, sampler)] = True
+    hit[sequence_changed(state, applied, sampler)] = True
     hit[n_old:] = True
     hit[:] |= everyone
     hit &= np.diff(log.user_offsets) > 0  # users without any history keep their zero vector
@@ -227,7 +206,7 @@ def _refresh_users(state: RunState, applied: Applied, encoded: dict[str, np.ndar
     with torch.no_grad():
         for lo in range(0, len(affected), bs):
             users = affected[lo : lo + bs]
-            h = sampler.eval_batch(users, _ALL, window=1)
+            h = sampler.eval_batch(users, ALL_EVENTS, window=1)
             if lookup:
                 emb = _lookup_history(h, log.item_types, vectors, model.dim)
             else:
@@ -276,6 +255,9 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
                 hnsw_patch_max: float = 0.2, delta_max: float = DELTA_MAX) -> RefreshReport:
     """Apply ``changes`` (or a CHANGES directory) to ``run``; publish the next version.
 
+    Loads the run's current state (:func:`~graphrep.embed.versions.open_state`), then
+    :func:`refresh_state`; ``wall_s["load"]`` is the loading.
+
     Args:
         run: the run directory.
         changes: the change tables (or their directory).
@@ -293,24 +275,43 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
             0 writes every version in full.
     """
     t0 = time.perf_counter()
-    if not isinstance(changes, Changes):
-        changes = Changes.read(changes)
+    changes = _checked(changes, scope)  # before loading the run
+    state = open_state(run)
+    return refresh_state(state, changes, scope, user_history, hnsw_patch_max, delta_max,
+                         loaded_s=time.perf_counter() - t0)[0]
+
+
+def _checked(changes: Changes | str | os.PathLike, scope: str | None) -> Changes:
     if scope is not None:
         check_choice(scope, "refresh scope (embed.refresh_scope, --scope)", REFRESH_SCOPES)
-    state = open_state(run)
+    return changes if isinstance(changes, Changes) else Changes.read(changes)
+
+
+def refresh_state(state: RunState, changes: Changes | str | os.PathLike, scope: str | None = None,
+                  user_history: bool | None = None, hnsw_patch_max: float = 0.2,
+                  delta_max: float = DELTA_MAX, loaded_s: float = 0.0
+                  ) -> tuple[RefreshReport, RunState]:
+    """:func:`refresh_run` on a state already in memory; returns the report and the next
+    state (the published version's), so a process applying a stream of change sets loads
+    the run once instead of loading it and replaying every version's changes each time.
+    ``state`` itself is not changed; ``loaded_s`` (the seconds spent loading it) is reported
+    as the ``load`` phase. Publishing fails with :class:`ConfigError` when another process
+    published the next version meanwhile."""
+    t0 = time.perf_counter() - loaded_s
+    t_load = time.perf_counter()
+    changes = _checked(changes, scope)
     embed = state.config.embed
     scope = embed.refresh_scope if scope is None else scope
     history = scope == "exact" or (embed.refresh_user_history if user_history is None
                                    else bool(user_history))  # fmt: skip
     # an exact version on top of a local one re-encodes everything: its kept rows are stale
     stale = scope == "exact" and not state.embeddings.meta.get("exact", True)
-    t_load = time.perf_counter()
     applied = apply_changes(state.dataset, state.user_time, changes)
     old_b = build_inputs(state.config, state.dataset) if scope == "exact" and not stale else None
     new_b = build_inputs(state.config, applied.dataset)
     version = state.version + 1
     report = RefreshReport(version, scope)
-    report.wall_s.update(load=t_load - t0, apply=time.perf_counter() - t_load)
+    report.wall_s.update(load=loaded_s, apply=time.perf_counter() - t_load)
     vectors, rows, encoded = {}, {}, {}
     for t in state.model.encoders:
         t1 = time.perf_counter()
@@ -372,7 +373,9 @@ def refresh_run(run: str | os.PathLike, changes: Changes | str | os.PathLike,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     publish(state.run, version)
-    return report
+    new.path = version_dir(state.run, version) / "embeddings"  # renamed into place
+    return report, RunState(state.run, version, state.config, state.model, applied.dataset,
+                            applied.user_time, new)
 
 
-__all__ = ["RefreshReport", "refresh_run"]
+__all__ = ["RefreshReport", "refresh_run", "refresh_state"]

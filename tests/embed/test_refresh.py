@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ from graphrep.data.dataset import GraphDataset
 from graphrep.data.holdout_nodes import edges_touching, node_rows
 from graphrep.embed.changes import ActionRows, Changes
 from graphrep.embed.export import export_embeddings
-from graphrep.embed.refresh import refresh_run
+from graphrep.embed.refresh import refresh_run, refresh_state
 from graphrep.embed.store import Embeddings
 from graphrep.embed.versions import current_version, embeddings_path, open_state
 from graphrep.graph.extend import EdgeRows
@@ -271,3 +273,26 @@ def test_local_scope_reencodes_an_endpoint_whose_new_neighbour_type_it_does_not_
     assert report.types["pin"]["candidates"] == 1 == report.types["pin"]["encoded"]
     after = Embeddings.load(embeddings_path(held_run.path)).vectors("pin")
     assert np.flatnonzero((after != before).any(1)).tolist() in ([], [7])
+
+
+def test_refresh_state_chains_in_memory_as_refresh_run_does_from_disk(holdout, held_run):
+    from graphrep.errors import ConfigError
+
+    cold = held_run.path.parent / "cold"
+    shutil.copytree(held_run.path, cold)
+    state = open_state(held_run.path)
+    steps = [_held_changes(holdout), Changes(edges={"clicked": EdgeRows([3], [7])})]
+    for i, changes in enumerate(steps, start=1):
+        report, state = refresh_state(state, changes, scope="local")
+        refresh_run(cold, changes, scope="local")
+        assert report.version == state.version == current_version(held_run.path) == i
+        assert report.wall_s["load"] == 0 and report.stored == "delta"
+        assert state.embeddings.path == embeddings_path(held_run.path)
+        fresh = open_state(held_run.path)  # what the next process would load
+        assert fresh.dataset.graph.equals(state.dataset.graph)
+        np.testing.assert_array_equal(fresh.user_time, state.user_time)
+        _assert_same(state.embeddings, fresh.embeddings, atol=0)
+        _assert_same(state.embeddings, Embeddings.load(embeddings_path(cold)), atol=0)
+    refresh_run(held_run.path, Changes())  # another process publishes version 3
+    with pytest.raises(ConfigError, match="version 3 exists already"):
+        refresh_state(state, Changes())
