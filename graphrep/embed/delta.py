@@ -66,9 +66,10 @@ def check_base(root: Path, manifest: dict[str, Any], base_path: Path, base_manif
     if base_manifest.get("uid") != manifest["base"]["uid"]:
         raise GraphFormatError(f"{where}, which was re-written since (store uid "
                                f"{base_manifest.get('uid')!r}, expected {manifest['base']['uid']!r}): "
-                               "its other rows would be another export's. A re-export does not "
-                               "hold the changes of the versions refreshed on the previous one; "
-                               "refresh it again with them (RUN/versions/*/changes)")
+                               "its other rows would be another export's. Versions refreshed on "
+                               "a previous export cannot be read on a new one (`graphrep embed "
+                               "RUN` moves them to RUN/versions.superseded-K); apply their "
+                               "changes again (RUN/versions/*/changes)")
     for key in ("dim", "dtype"):
         if base_manifest.get(key) != manifest.get(key):
             raise GraphFormatError(f"{where}: {key} {manifest.get(key)!r} differs from the "

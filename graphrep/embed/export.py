@@ -12,6 +12,7 @@ shards into the same directory a single process would write.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import time
@@ -26,6 +27,7 @@ from graphrep.data.dataset import GraphDataset
 from graphrep.embed.inference import _chunks, embed_users, encode_nodes
 from graphrep.embed.sharded import ShardWriter, merge_shards, shard_range
 from graphrep.embed.store import Embeddings, EmbeddingWriter
+from graphrep.embed.versions import supersede_versions
 from graphrep.models import OmniSage
 from graphrep.train.build import build_inputs, cut_time
 from graphrep.train.config import RunConfig
@@ -35,6 +37,7 @@ from graphrep.utils.collectives import barrier, get_rank, get_world_size
 from graphrep.utils.lock import RunLock
 
 USER_TYPE = "user"
+log = logging.getLogger(__name__)
 
 
 def export_embeddings(
@@ -183,4 +186,10 @@ def export_run(run: str | os.PathLike | RunDir, out: str | os.PathLike | None = 
         summary = {"export_wall_s": time.perf_counter() - t0}
         if get_rank() == 0:
             run.write_json(run.path / "embed_summary.json", summary)
+            if target.resolve() == run.embeddings.resolve():  # a re-export supersedes the versions
+                moved = supersede_versions(run)
+                if moved is not None:
+                    log.warning("re-exported %s: the embeddings versions refreshed on the previous "
+                                "export are superseded, moved to %s (their change tables are "
+                                "there to apply again)", target, moved)
     return target

@@ -15,9 +15,13 @@ A version directory is built in a temporary sibling and renamed into place, then
 ``CURRENT`` is replaced atomically, so a reader (``graphrep serve``) sees the old
 version or the new one, whole. Publishing a version number that exists already fails
 (two refreshes cannot both publish version N); versions are never deleted by graphrep.
-A delta version needs its base store: re-exporting the run (``graphrep embed RUN``,
-which replaces ``RUN/embeddings``) gives version 0 a new store id, and the versions on it
-are then refused when read rather than overlaid on the new vectors.
+Re-exporting the run (``graphrep embed RUN``, which replaces ``RUN/embeddings``) supersedes
+its versions: they were refreshed on the previous export, and the new one holds none of
+their changes. The export moves ``RUN/versions`` to ``RUN/versions.superseded-K``
+(:func:`supersede_versions`; nothing is deleted, their change tables stay there to apply
+again), so readers see version 0, the new export. A delta version whose base store was
+re-written some other way is refused when read (its base's store id differs), not overlaid
+on the new vectors.
 
 **State of version N.** The graph is the run's dataset plus the changes of versions
 ``1..N`` replayed in order (:func:`apply_changes`; replaying is :math:`O(E)` per
@@ -90,6 +94,20 @@ def publish(run: str | os.PathLike | RunDir, version: int) -> None:
     """Point ``CURRENT`` at ``version`` (atomically)."""
     with atomic_file(versions_dir(run) / CURRENT, "w") as f:
         json.dump({"version": int(version)}, f)
+
+
+def supersede_versions(run: str | os.PathLike | RunDir) -> Path | None:
+    """Move ``RUN/versions`` to the first free ``RUN/versions.superseded-K`` (after a
+    re-export of ``RUN/embeddings``; see the module docstring); the new path, or ``None``
+    when there were no versions."""
+    src = versions_dir(run)
+    if not src.is_dir():
+        return None
+    k = 1
+    while (dst := src.with_name(f"{VERSIONS}.superseded-{k}")).exists():
+        k += 1
+    os.rename(src, dst)
+    return dst
 
 
 @dataclass
@@ -235,5 +253,5 @@ def apply_changes(dataset: GraphDataset, user_time: np.ndarray | None, changes: 
 
 __all__ = [
     "Applied", "RunState", "apply_changes", "current_version", "embeddings_path", "open_state",
-    "publish", "user_ids", "version_dir", "versions_dir",
+    "publish", "supersede_versions", "user_ids", "version_dir", "versions_dir",
 ]

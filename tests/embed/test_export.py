@@ -93,3 +93,30 @@ def test_users_without_sequence_encoder_are_history_means(env):
         want = pins[items].mean(0)
         np.testing.assert_allclose(users[u], want / np.linalg.norm(want), atol=1e-4)
     assert torch.is_grad_enabled()  # inference left autograd as it found it
+
+
+def test_a_re_export_supersedes_the_versions_refreshed_on_the_previous_one(held_run, caplog):
+    from graphrep.embed.changes import Changes
+    from graphrep.embed.export import export_run
+    from graphrep.embed.refresh import refresh_run
+    from graphrep.embed.store import Embeddings
+    from graphrep.embed.versions import current_version, embeddings_path, open_state
+    from graphrep.graph.extend import EdgeRows
+
+    refresh_run(held_run.path, Changes(edges={"clicked": EdgeRows([3], [7])}), scope="local")
+    old_uid = Embeddings.load(embeddings_path(held_run.path, 0)).uid
+    with caplog.at_level("WARNING"):
+        export_run(held_run.path)
+    moved = held_run.path / "versions.superseded-1"
+    assert "superseded" in caplog.text and (moved / "000001" / "changes").is_dir()
+    assert (moved / "CURRENT").is_file()  # nothing deleted
+    assert current_version(held_run.path) == 0  # readers see the new export
+    assert Embeddings.load(embeddings_path(held_run.path)).uid != old_uid
+    assert open_state(held_run.path).version == 0
+    r = refresh_run(held_run.path, Changes.read(moved / "000001" / "changes"), scope="local")
+    assert r.version == 1 and r.stored == "delta"  # numbering starts again on the new export
+    export_run(held_run.path)
+    assert (held_run.path / "versions.superseded-2" / "000001").is_dir()
+    refresh_run(held_run.path, Changes(), scope="local")
+    export_run(held_run.path, held_run.path / "elsewhere")  # another directory: versions untouched
+    assert current_version(held_run.path) == 1
