@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from graphrep.errors import GraphFormatError
+from graphrep.utils.arrays import read_manifest
 
 _FIELDS = ("vec", "scales")
 
@@ -46,7 +47,8 @@ def base_entry(base_root: Path, base_uid: str, delta_root: Path) -> dict[str, st
 
 
 def base_root(root: Path, manifest: dict[str, Any]) -> Path | None:
-    """The base directory a delta store's manifest names (``None`` for a full store)."""
+    """The base directory a delta store's manifest names (``None`` for a full store); a base
+    that is itself a delta is refused before it is read (so no chain or cycle is followed)."""
     entry = manifest.get("base")
     if entry is None:
         return None
@@ -54,15 +56,17 @@ def base_root(root: Path, manifest: dict[str, Any]) -> Path | None:
             or not isinstance(entry.get("uid"), str):  # fmt: skip
         raise GraphFormatError(f"{root / 'manifest.json'}: corrupt 'base' entry {entry!r}; "
                                "expected {'path': str, 'uid': str}")
-    return (root / entry["path"]).resolve()
+    base = (root / entry["path"]).resolve()
+    if read_manifest(base, "graphrep.embeddings").get("base") is not None:  # no chains, no cycles
+        raise GraphFormatError(f"{root}: a delta on {base}, which is itself a delta (a base must "
+                               "be a full store)")
+    return base
 
 
 def check_base(root: Path, manifest: dict[str, Any], base_path: Path, base_manifest: dict[str, Any],
                base_arrays: dict[str, dict]) -> None:
     """The base is the full store the delta was written against, with its types."""
     where = f"{root}: a delta on {base_path}"
-    if base_manifest.get("base") is not None:
-        raise GraphFormatError(f"{where}, which is itself a delta (a base must be a full store)")
     if base_manifest.get("uid") != manifest["base"]["uid"]:
         raise GraphFormatError(f"{where}, which was re-written since (store uid "
                                f"{base_manifest.get('uid')!r}, expected {manifest['base']['uid']!r}): "

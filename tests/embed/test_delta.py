@@ -74,6 +74,12 @@ def test_a_delta_on_a_rewritten_base_or_on_a_delta_is_refused(tmp_path):
     _delta(tmp_path / "v2", v1, pins[:1], np.array(["a"]), np.array([[0, 0]]))  # a base that is a delta
     with pytest.raises(GraphFormatError, match="itself a delta"):
         Embeddings.load(tmp_path / "v2")
+    shutil.copytree(tmp_path / "v1", tmp_path / "v1c")  # a cycle: v1c on v2 on v1c
+    m2 = json.loads((tmp_path / "v1c" / "manifest.json").read_text())
+    m2["base"] = base_entry(tmp_path / "v2", Embeddings.load(tmp_path / "v1").uid, tmp_path / "v1c")
+    (tmp_path / "v1c" / "manifest.json").write_text(json.dumps(m2))
+    with pytest.raises(GraphFormatError, match="itself a delta"):
+        Embeddings.load(tmp_path / "v1c")
     _base(tmp_path / "base", overwrite=True)  # written again: same shapes, a new uid
     with pytest.raises(GraphFormatError, match="re-written since"):
         Embeddings.load(tmp_path / "v1")
