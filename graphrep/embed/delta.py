@@ -89,7 +89,7 @@ def overlay(root: Path, base: dict[str, dict], delta: dict[str, dict],
     """(the version's arrays, per type the rows the delta wrote) from the ``base`` and
     ``delta`` arrays (``{type: {"vec", "ids", ["scales"], "rows"}}`` as the store reads them);
     ``find_rows(type, ids)`` gives the base's (rows, found) of external ids."""
-    out, written = {}, {}
+    out, overlaid = {}, {}
     for t, b in base.items():
         d = delta[t]
         if set(d["rows"]) != set(b["rows"]):
@@ -97,7 +97,7 @@ def overlay(root: Path, base: dict[str, dict], delta: dict[str, dict],
                                    f"from the base's {sorted(b['rows'])}")
         n_delta = len(d["ids"])
         if not n_delta:
-            out[t], written[t] = b, np.zeros(0, dtype=np.int64)
+            out[t], overlaid[t] = b, np.zeros(0, dtype=np.int64)
             continue
         if d["ids"].dtype.kind != b["ids"].dtype.kind:
             raise GraphFormatError(f"{root}: ids of {t!r}: {d['ids'].dtype} ids on a base with "
@@ -112,8 +112,8 @@ def overlay(root: Path, base: dict[str, dict], delta: dict[str, dict],
                 a[key] = _scatter(b[key], d[key], pos, n)
         for k, v in b["rows"].items():
             a["rows"][k] = _scatter(v, d["rows"][k], pos, n)
-        out[t], written[t] = a, np.sort(pos)
-    return out, written
+        out[t], overlaid[t] = a, np.sort(pos)
+    return out, overlaid
 
 
 def _scatter(base: np.ndarray, rows: np.ndarray, pos: np.ndarray, n: int) -> np.ndarray:
@@ -126,11 +126,11 @@ def _scatter(base: np.ndarray, rows: np.ndarray, pos: np.ndarray, n: int) -> np.
     return out
 
 
-def delta_rows(written: dict[str, np.ndarray], encoded: dict[str, np.ndarray],
+def delta_rows(parent: dict[str, np.ndarray], encoded: dict[str, np.ndarray],
                n_base: dict[str, int], n_new: dict[str, int]) -> dict[str, np.ndarray]:
     """Rows of each type a delta on the base must hold: those the parent's delta wrote
-    (``written``; empty when the parent is the base), those re-encoded now and the new ones."""
-    return {t: np.union1d(np.union1d(written.get(t, np.zeros(0, np.int64)),
+    (``parent``; empty when the parent is the base), those re-encoded now and the new ones."""
+    return {t: np.union1d(np.union1d(parent.get(t, np.zeros(0, np.int64)),
                                      encoded.get(t, np.zeros(0, np.int64))),
                           np.arange(n_base[t], n_new[t], dtype=np.int64)).astype(np.int64)
             for t in n_new}  # fmt: skip

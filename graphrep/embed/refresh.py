@@ -337,13 +337,13 @@ def refresh_state(state: RunState, changes: Changes | str | os.PathLike, scope: 
             raise ConfigError(f"refresh: the store holds {missing[0]!r}, which this run does not encode")
         ids = {t: user_ids(applied.dataset) if t == USER_TYPE and t not in state.model.encoders
                else applied.dataset.graph.external_ids(t) for t in store.types}  # fmt: skip
-        written, base = _delta_plan(store, vectors, encoded, delta_max)
-        report.stored = "full" if written is None else "delta"
+        plan, base = _delta_plan(store, vectors, encoded, delta_max)
+        report.stored = "full" if plan is None else "delta"
         out = os.path.join(tmp, "embeddings")
-        entry = None if written is None else delta.base_entry(base.path, base.uid, Path(out))
+        entry = None if plan is None else delta.base_entry(base.path, base.uid, Path(out))
         with EmbeddingWriter(out, store.dim, store.dtype, meta, base=entry) as w:
             for t in store.types:
-                sel = None if written is None else written[t]
+                sel = None if plan is None else plan[t]
                 n = len(ids[t]) if sel is None else len(sel)
                 for lo in range(0, max(n, 1), CHUNK_ROWS):
                     part = slice(lo, lo + CHUNK_ROWS) if sel is None else sel[lo : lo + CHUNK_ROWS]
@@ -352,7 +352,7 @@ def refresh_state(state: RunState, changes: Changes | str | os.PathLike, scope: 
         if store.dtype == "float32":  # the arrays just written, as they are in memory
             arrays = {t: {"vec": vectors[t], "ids": ids[t], "rows": rows.get(t, {})}
                       for t in store.types}  # fmt: skip
-            new = Embeddings.written(out, arrays, None if written is None else base, written)
+            new = Embeddings.written(out, arrays, None if plan is None else base, plan)
         else:  # quantised on write: read back what was stored
             new = Embeddings.load(out)
         t_write = time.perf_counter()

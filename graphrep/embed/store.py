@@ -83,9 +83,9 @@ class Embeddings:
     """A saved embeddings directory (see the module docstring); use :meth:`load`."""
 
     def __init__(self, root: Path, manifest: dict[str, Any], arrays: dict[str, dict],
-                 base: Embeddings | None = None, written: dict[str, np.ndarray] | None = None) -> None:
+                 base: Embeddings | None = None, overlaid: dict[str, np.ndarray] | None = None) -> None:
         self.path, self._manifest, self._arrays = root, manifest, arrays
-        self._base, self._written = base, written or {}
+        self._base, self._overlaid = base, overlaid or {}
         self._sorted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # id -> row indexes
         self._faiss: dict[str, Any] = {}
 
@@ -138,23 +138,23 @@ class Embeddings:
             return cls(root, m, arrays)
         base = cls.load(base_path, mmap)
         delta.check_base(root, m, base_path, base._manifest, base._arrays)
-        arrays, written = delta.overlay(root, base._arrays, arrays, base.find_rows)
-        return cls(root, m, arrays, base, written)
+        arrays, overlaid = delta.overlay(root, base._arrays, arrays, base.find_rows)
+        return cls(root, m, arrays, base, overlaid)
 
     @classmethod
     def written(cls, path: str | os.PathLike, arrays: dict[str, dict[str, Any]],
-                base: Embeddings | None = None, written: dict[str, np.ndarray] | None = None
+                base: Embeddings | None = None, overlaid: dict[str, np.ndarray] | None = None
                 ) -> Embeddings:
         """The float32 store just written to ``path``, its arrays (``{type: {"vec", "ids",
         "rows"}}``, every row of the version) given from memory instead of read back (for a
-        delta store: ``base`` and the rows it ``written``)."""
+        delta store: its ``base`` and, per type, the rows it ``overlaid`` on it)."""
         root = Path(path)
         m = read_manifest(root, FORMAT)
         m.setdefault("indexes", {})
         if m["dtype"] != "float32" or list(m["types"]) != list(arrays):
             raise ConfigError(f"{root}: Embeddings.written needs the float32 arrays of types "
                               f"{list(m['types'])}, got {m['dtype']} and {list(arrays)}")
-        return cls(root, m, arrays, base, written)
+        return cls(root, m, arrays, base, overlaid)
 
     types = property(lambda self: list(self._arrays), doc="Entity types, in write order.")
     dim = property(lambda self: int(self._manifest["dim"]), doc="Vector length.")
@@ -174,7 +174,7 @@ class Embeddings:
     def delta_rows(self, entity_type: str) -> np.ndarray:
         """Rows of ``entity_type`` a delta store wrote over its base (empty for a full store)."""
         self._get(entity_type)
-        return self._written.get(entity_type, np.zeros(0, dtype=np.int64))
+        return self._overlaid.get(entity_type, np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         """Total number of vectors over all types."""
