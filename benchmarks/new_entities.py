@@ -31,6 +31,7 @@ Protocol (reproducible; see docs/benchmarks.md, "New entities and incremental re
     python benchmarks/new_entities.py saves --out /tmp/ne     # new pins with board saves only
     python benchmarks/new_entities.py edges --out /tmp/ne     # new pins with all edges, no actions
     python benchmarks/new_entities.py actions --out /tmp/ne   # all edges and actions (as evaluate)
+    python benchmarks/new_entities.py write --out /tmp/ne     # all edges: full vs delta writes
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from graphrep.data.synthetic import generate
 from graphrep.embed.changes import ActionRows, Changes
 from graphrep.embed.encode import Encoder
 from graphrep.embed.export import export_embeddings
-from graphrep.embed.refresh import refresh_run, refresh_state
+from graphrep.embed.refresh import DELTA_MAX, refresh_run, refresh_state
 from graphrep.embed.store import Embeddings
 from graphrep.embed.versions import embeddings_path, open_state
 from graphrep.eval.collapse import topic_purity
@@ -106,14 +107,14 @@ def _known_edges(full: GraphDataset, held: np.ndarray, per_pin: int | None,
 def evaluate(out: Path) -> dict:
     torch.set_num_threads(1)
     run = out / "run"
-    full = GraphDataset.load(out / "full", mmap=False)
-    n_train = GraphDataset.load(out / "train").graph.num_nodes["pin"]
-    held = np.arange(n_train, full.graph.num_nodes["pin"])
+    # the refresh below: the held-out pins, all their edges and their actions
+    full, held, changes = _held_changes(out, "actions")
+    n_train = int(held[0])
     topic = full.truth["pin_topic"]
     shutil.rmtree(run / "versions", ignore_errors=True)  # rerunnable: back to version 0
     enc = Encoder.from_run(run)
     corpus = enc.embeddings.vectors("pin")
-    rows = node_rows(full.graph, "pin", held)
+    rows = changes.nodes["pin"]
     rng = np.random.default_rng(1)
     res: dict = {"held_out_pins": len(held), "trained_pins": int(n_train)}
     res["purity_trained_exported"] = topic_purity(corpus, corpus, topic[:n_train], topic[:n_train],
@@ -129,9 +130,6 @@ def evaluate(out: Path) -> dict:
                                              for i in range(len(held))]))  # fmt: skip
     for name, z in (("content_only", alone), ("content_3_edges", with_edges)):
         res[f"purity_{name}"] = topic_purity(z, corpus, topic[held], topic[:n_train], k=10)
-    # incremental refresh with the held-out pins, all their edges and their actions
-    edges = {et[1]: e for et, e in edges_touching(full.graph, "pin", held).items()}
-    changes = Changes({"pin": rows}, edges, _held_actions(full, n_train))
     res.update(_refresh_vs_full(out, changes, GraphDataset(full.graph, full.events, {}, full.meta),
                                 full, held, corpus))  # fmt: skip
     return res
@@ -145,12 +143,10 @@ def _held_actions(full: GraphDataset, n_train: int) -> ActionRows:
                       ev.action[sel], ev.surface[sel], ev.duration[sel])
 
 
-def refresh_saves(out: Path, relations: str = "saves") -> dict:
-    """Refresh with the held-out pins and only their board saves (how a pin arrives on
-    Pinterest: saved to a board) -- or (``relations="edges"``) all their edges but none of
-    their actions, or (``"actions"``) all their edges and their actions, as ``evaluate``
-    refreshes but in a fresh process -- from version 0, against a full export of that graph."""
-    torch.set_num_threads(1)
+def _held_changes(out: Path, relations: str) -> tuple[GraphDataset, np.ndarray, Changes]:
+    """(full dataset, held-out pins, change set): the held-out pins with only their board
+    saves (``"saves"``), all their edges (``"edges"``) or all their edges and actions
+    (``"actions"``)."""
     full = GraphDataset.load(out / "full", mmap=False)
     n_train = GraphDataset.load(out / "train").graph.num_nodes["pin"]
     held = np.arange(n_train, full.graph.num_nodes["pin"])
@@ -160,11 +156,43 @@ def refresh_saves(out: Path, relations: str = "saves") -> dict:
     else:
         edges = {et[1]: e for et, e in touching.items()}
     acts = _held_actions(full, int(held[0])) if relations == "actions" else None
-    changes = Changes({"pin": node_rows(full.graph, "pin", held)}, edges, acts)
+    return full, held, Changes({"pin": node_rows(full.graph, "pin", held)}, edges, acts)
+
+
+def refresh_saves(out: Path, relations: str = "saves") -> dict:
+    """Refresh with the held-out pins and only their board saves (how a pin arrives on
+    Pinterest: saved to a board) -- or (``relations="edges"``) all their edges but none of
+    their actions, or (``"actions"``) all their edges and their actions, as ``evaluate``
+    refreshes but in a fresh process -- from version 0, against a full export of that graph."""
+    torch.set_num_threads(1)
+    full, held, changes = _held_changes(out, relations)
     shutil.rmtree(out / "run" / "versions", ignore_errors=True)
     corpus = Embeddings.load(embeddings_path(out / "run", 0)).vectors("pin")
-    export_ds = GraphDataset(full.graph, full.events, {}, full.meta) if acts is not None else None
+    export_ds = GraphDataset(full.graph, full.events, {}, full.meta) if changes.actions is not None else None
     return _refresh_vs_full(out, changes, export_ds, full, held, corpus)
+
+
+def write_ab(out: Path, rounds: int = 6) -> dict:
+    """The all-edges local refresh written in full (``delta_max=0``) and as a delta, in turn
+    (A B A B, the first round dropped as warm-up), and the time to read each version back."""
+    torch.set_num_threads(1)
+    changes = _held_changes(out, "edges")[2]
+    run, res = out / "run", {}
+    for i in range(rounds + 1):
+        for name, dm in (("full", 0.0), ("delta", DELTA_MAX)):
+            shutil.rmtree(run / "versions", ignore_errors=True)
+            os.sync()
+            w = refresh_run(run, changes, scope="local", delta_max=dm).wall_s
+            t = time.perf_counter()
+            Embeddings.load(embeddings_path(run)).vectors("pin")
+            read = time.perf_counter() - t
+            if i:  # round 0 warms up
+                r = res.setdefault(name, {"total_s": [], "write_s": [], "read_s": []})
+                for k, v in (("total_s", w["total"]), ("write_s", w["write"]), ("read_s", read)):
+                    r[k].append(v)
+    for r in res.values():
+        r.update({f"median_{k}": float(np.median(v)) for k, v in list(r.items())})
+    return res
 
 
 def _log(msg: str) -> None:
@@ -279,13 +307,15 @@ def _refresh_vs_full(out: Path, changes: Changes, export_ds: GraphDataset | None
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=["prepare", "evaluate", "saves", "edges", "actions"])
+    p.add_argument("stage", choices=["prepare", "evaluate", "saves", "edges", "actions", "write"])
     p.add_argument("--out", required=True, type=Path)
     args = p.parse_args()
     if args.stage == "prepare":
         prepare(args.out)
     elif args.stage == "evaluate":
         print(json.dumps(evaluate(args.out), indent=1))
+    elif args.stage == "write":
+        print(json.dumps(write_ab(args.out), indent=1))
     else:
         print(json.dumps(refresh_saves(args.out, args.stage), indent=1))
 
