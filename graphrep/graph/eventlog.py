@@ -21,6 +21,7 @@ from numba import prange
 
 from graphrep.errors import GraphFormatError, GraphrepError, GraphValidationError, SchemaError
 from graphrep.graph.csr import _counting_sort
+from graphrep.graph.insert import insert_positions, inserted
 from graphrep.graph.integrity import check_ptr, num_chunks
 from graphrep.graph.validate import check_edge_array, check_node_ids
 from graphrep.utils.arrays import (
@@ -199,8 +200,8 @@ class EventLog:
     def merged(self, other: EventLog) -> EventLog:
         r"""This log's events followed by ``other``'s (same vocabularies; ``other`` may have
         more users), sorted as :meth:`from_arrays` sorts them: equal to ``from_arrays`` on
-        the concatenated columns, in :math:`O(E + m \log m)` for ``m`` added events (each is
-        inserted after the events of its user with a time at most its own)."""
+        the concatenated columns, in :math:`O(E + m \log d)` for ``m`` added events and ``d``
+        events per user (:mod:`graphrep.graph.insert`)."""
         if (self.item_types, self.action_names, self.surface_names) != (
                 other.item_types, other.action_names, other.surface_names):
             raise SchemaError("EventLog.merged: the two logs have different vocabularies")
@@ -208,20 +209,9 @@ class EventLog:
             raise GraphValidationError(f"EventLog.merged: the added log has {other.num_users} "
                                        f"users, fewer than this log's {self.num_users}")
         n_users = other.num_users
-        lo = min(self.timestamp.min(initial=0), other.timestamp.min(initial=0))
-        span = max(self.timestamp.max(initial=0), other.timestamp.max(initial=0)) - int(lo) + 1
-        if span <= 0 or n_users >= np.iinfo(np.int64).max // span:  # (user, time) key overflows
-            cols = {k: np.r_[getattr(self, k), getattr(other, k)] for k in COLUMNS}
-            return EventLog.from_arrays(
-                cols.pop("user"), cols.pop("item"), cols.pop("timestamp"), num_users=n_users,
-                item_types=self.item_types, action_names=self.action_names,
-                surface_names=self.surface_names, **cols,
-            )  # fmt: skip
-        def key(log: EventLog) -> np.ndarray:
-            return log.user.astype(np.int64) * span + (log.timestamp.astype(np.int64) - lo)
-
-        at = np.searchsorted(key(self), key(other), side="right")  # self is by (user, time)
-        cols = {k: np.insert(getattr(self, k), at, getattr(other, k)) for k in COLUMNS}
+        # each added event goes after its user's events with a time at most its own
+        at = insert_positions(self.user_offsets, self.timestamp, other.user, other.timestamp)
+        cols = {k: inserted(getattr(self, k), at, getattr(other, k), _DTYPES[k]) for k in COLUMNS}
         offsets = np.zeros(n_users + 1, dtype=np.int64)
         offsets[: self.num_users + 1] = self.user_offsets
         offsets[self.num_users + 1 :] = self.user_offsets[-1]

@@ -9,9 +9,10 @@ so every old id, feature row and CSR row keeps its meaning.
 
 Cost. A relation that gains no edges shares its ``indices`` and edge arrays with the old
 graph (only ``indptr`` grows when its source type gains nodes, by ``m`` entries). A
-relation that gains :math:`\Delta` edges is merged row by row in one compiled pass,
-:math:`O(E + \Delta)` time and one new ``indices`` array (CSR keeps each row contiguous,
-so inserting into a row moves the rows after it); its reverse likewise. Features of a
+relation that gains :math:`\Delta` edges gets one new ``indices`` array (CSR keeps each row
+contiguous, so inserting into a row moves the rows after it): a binary search per new edge
+finds where it goes in its row, then :math:`\Delta + 1` block copies fill the merged arrays,
+:math:`O(E + \Delta \log d)` time; its reverse and edge arrays likewise. Features of a
 type that gains nodes are copied once with the new rows appended. With :math:`10^7`
 edges a merge moves ~40 MB of ``int32`` indices per changed relation (tens of
 milliseconds) and never sorts the old edges.
@@ -23,12 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 
 from graphrep.errors import GraphValidationError, SchemaError
 from graphrep.graph.csr import CSR, index_dtype
 from graphrep.graph.heterograph import HeteroGraph
+from graphrep.graph.insert import insert_positions, inserted
 from graphrep.graph.ragged import Ragged
 from graphrep.graph.validate import (
     EdgeType,
@@ -97,45 +98,6 @@ class GraphExtension:
         return len(self.new_nodes.get(node_type, ()))
 
 
-@numba.njit(cache=True, nogil=True)
-def _merge_rows(
-    indptr: np.ndarray, indices: np.ndarray, add_ptr: np.ndarray, add_idx: np.ndarray,
-    out_idx: np.ndarray, old_pos: np.ndarray, new_pos: np.ndarray, positions: bool,
-) -> np.ndarray:
-    """Merge sorted rows (old first on ties); fills ``out_idx`` (and the output position of
-    every old / new edge when ``positions``); returns the merged ``indptr``."""
-    n_old = indptr.shape[0] - 1
-    n = add_ptr.shape[0] - 1
-    out_ptr = np.empty(n + 1, dtype=np.int64)
-    out_ptr[0] = 0
-    for r in range(n):
-        old = indptr[r + 1] - indptr[r] if r < n_old else 0
-        out_ptr[r + 1] = out_ptr[r] + old + add_ptr[r + 1] - add_ptr[r]
-    for r in range(n):
-        a, a_end = (indptr[r], indptr[r + 1]) if r < n_old else (0, 0)
-        b, b_end = add_ptr[r], add_ptr[r + 1]
-        o = out_ptr[r]
-        if b == b_end:  # an unchanged row: one block copy
-            out_idx[o : o + a_end - a] = indices[a:a_end]
-            if positions:
-                for k in range(a_end - a):
-                    old_pos[a + k] = o + k
-            continue
-        while a < a_end or b < b_end:
-            if b == b_end or (a < a_end and indices[a] <= add_idx[b]):
-                out_idx[o] = indices[a]
-                if positions:
-                    old_pos[a] = o
-                a += 1
-            else:
-                out_idx[o] = add_idx[b]
-                if positions:
-                    new_pos[b] = o
-                b += 1
-            o += 1
-    return out_ptr
-
-
 def _grow(csr: CSR, num_src: int, num_dst: int) -> CSR:
     """``csr`` with empty rows appended up to ``num_src`` and ``num_dst`` destinations."""
     if num_src == csr.num_src and num_dst == csr.num_dst:
@@ -159,31 +121,22 @@ def merge_edges(csr: CSR, src: np.ndarray, dst: np.ndarray, num_src: int, num_ds
     dropped from the merged relation. ``data=None`` drops every edge array (cheaper when
     nothing reads them, e.g. sampling a new entity's neighbourhood).
     """
-    add = CSR.from_coo(src, dst, num_src, num_dst)  # sorts the new edges by (src, dst), stable
-    order = None
-    keep: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    add_ptr, order = _sort_order(src, dst, num_src, num_dst)  # by (src, dst), stable
+    s_new, d_new = np.asarray(src, np.int64)[order], np.asarray(dst, np.int64)[order]
+    grown = _grow(csr, num_src, num_dst)
+    at = insert_positions(csr.indptr, csr.indices, s_new, d_new)
+    edge_data = {}
     if data is not None:
-        _, order = _sort_order(src, dst, num_src, num_dst)
         for name, old in csr.edge_data.items():
             if name in data:
-                keep[name] = (old, np.asarray(data[name])[order])
+                new = np.asarray(data[name])[order]
             elif name == "weight":
-                keep[name] = (old, np.ones(len(src), dtype=old.dtype))
-    total = csr.num_edges + len(src)
-    out_idx = np.empty(total, dtype=index_dtype(num_dst))
-    positions = bool(keep)
-    old_pos = np.empty(csr.num_edges if positions else 0, dtype=np.int64)
-    new_pos = np.empty(len(src) if positions else 0, dtype=np.int64)
-    out_ptr = _merge_rows(csr.indptr, csr.indices, add.indptr, add.indices.astype(out_idx.dtype),
-                          out_idx, old_pos, new_pos, positions)  # fmt: skip
-    edge_data = {}
-    for name, (old, new) in keep.items():
-        dtype = np.result_type(old.dtype, new.dtype)
-        arr = np.empty(total, dtype=dtype)
-        arr[old_pos] = old
-        arr[new_pos] = new
-        edge_data[name] = arr
-    return CSR(out_ptr, out_idx, num_dst, edge_data)
+                new = np.ones(len(src), dtype=old.dtype)
+            else:
+                continue
+            edge_data[name] = inserted(old, at, new, np.result_type(old.dtype, new.dtype))
+    indices = inserted(grown.indices, at, d_new, grown.indices.dtype)
+    return CSR(grown.indptr + add_ptr, indices, num_dst, edge_data)
 
 
 def _sort_order(src: np.ndarray, dst: np.ndarray, num_src: int, num_dst: int) -> tuple:
