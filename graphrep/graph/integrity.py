@@ -14,7 +14,8 @@ with their edge values, transposed: rows sorted by source, and the multiset
 compared through a keyed additive hash :math:`\sum_e h_k(u_e, v_e, x_e) \bmod 2^{64}`
 (:math:`h_k` a splitmix64 mix under a key drawn from ``os.urandom`` per process,
 so no file can be crafted to collide; a false accept has probability about
-:math:`2^{-64}`). Each pass streams its arrays once, in parallel chunks above
+:math:`2^{-64}`), :math:`x_e` the edge's values in the edge arrays, two arrays per pass
+(the first pass also checks ids and order). Each pass streams its arrays once, in parallel chunks above
 :data:`PARALLEL_MIN` items (numba, ``nogil``, cached), so the whole check is
 :math:`O(E)` sequential reads. On a mismatch the exact stable-transpose walk
 (``_transpose_mismatch``, random access, several times slower) runs to name
@@ -37,6 +38,7 @@ from graphrep.graph.validate import check_edge_array
 PARALLEL_MIN = 1 << 16  #: Below this many entries a parallel launch costs more than the scan.
 _KEY = np.uint64(int.from_bytes(os.urandom(8), "little"))
 _OUTSIDE, _DECREASE = 0, 1  # what _scan looks for
+_EMPTY = np.zeros(0, np.uint8)  # an absent edge array
 
 
 def num_chunks(n: int) -> int:
@@ -98,33 +100,36 @@ def _mix(x: np.uint64) -> np.uint64:
 
 
 @numba.njit(cache=True, nogil=True)
-def _hash_rows(indptr, indices, data, has_data, key, reverse, hi, start, stop):
-    """Keyed hash of the edges of rows ``[start, stop)`` as ``(u, v[, x])`` pairs (rows are
-    ``v`` when ``reverse``). The topology pass (``not has_data``) also checks every id is
-    in ``[0, hi)`` and, for a reverse, that rows are sorted. Returns ``(hash, bad)``,
-    ``bad`` the first bad edge position or -1."""
+def _hash_rows(indptr, indices, d1, d2, nd, check, key, reverse, hi, start, stop):
+    """Keyed hash of the edges of rows ``[start, stop)`` as tuples ``(u, v, x1, x2)`` of
+    their endpoints and the values of the first ``nd`` (0-2) of the edge arrays ``d1``,
+    ``d2`` (rows are ``v`` when ``reverse``). ``check`` also checks every id is in
+    ``[0, hi)`` and, for a reverse, that rows are sorted. Returns ``(hash, bad)``, ``bad``
+    the first bad edge position or -1."""
     acc = np.uint64(0)
     for r in range(start, stop):
         for e in range(indptr[r], indptr[r + 1]):
             x = indices[e]
-            if not has_data:
+            if check:
                 if x < 0 or x >= hi or (reverse and e > indptr[r] and x < indices[e - 1]):
                     return acc, e
             u, v = (np.uint64(x), np.uint64(r)) if reverse else (np.uint64(r), np.uint64(x))
             h = _mix(_mix(u ^ key) + v * np.uint64(0x9E3779B97F4A7C15))
-            if has_data:
-                h = _mix(h + np.uint64(data[e]))
+            if nd > 0:
+                h = _mix(h + np.uint64(d1[e]))
+            if nd > 1:
+                h = _mix(h + np.uint64(d2[e]))
             acc += h
     return acc, -1
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def _hash_parallel(indptr, indices, data, has_data, key, reverse, hi, bounds):
+def _hash_parallel(indptr, indices, d1, d2, nd, check, key, reverse, hi, bounds):
     chunks = bounds.shape[0] - 1
     part = np.zeros(chunks, dtype=np.uint64)
     bad = np.full(chunks, -1, dtype=np.int64)
     for c in prange(chunks):
-        part[c], bad[c] = _hash_rows(indptr, indices, data, has_data, key, reverse, hi,
+        part[c], bad[c] = _hash_rows(indptr, indices, d1, d2, nd, check, key, reverse, hi,
                                      bounds[c], bounds[c + 1])  # fmt: skip
     acc = np.uint64(0)
     for c in range(chunks):
@@ -134,21 +139,22 @@ def _hash_parallel(indptr, indices, data, has_data, key, reverse, hi, bounds):
     return acc, -1
 
 
-def _edge_hash(csr: Any, data: np.ndarray | None, reverse: bool, hi: int) -> tuple[int, int]:
-    """``(hash, first bad edge)`` of one direction; ``data`` as unsigned bits or None."""
-    arr = np.zeros(0, np.uint8) if data is None else data
+def _edge_hash(csr: Any, data: list[np.ndarray], reverse: bool, hi: int,
+               check: bool) -> tuple[int, int]:
+    """``(hash, first bad edge)`` of one direction with up to two edge arrays ``data`` (as
+    unsigned bits); ``check``: the range (and reverse order) check too."""
+    d1, d2 = (*data, _EMPTY, _EMPTY)[:2]
+    args = (csr.indptr, csr.indices, d1, d2, len(data), check, _KEY, reverse, hi)
     chunks = num_chunks(len(csr.indices))
     rows = len(csr.indptr) - 1
     if chunks == 1:
-        h, bad = _hash_rows(csr.indptr, csr.indices, arr, data is not None, _KEY, reverse, hi,
-                            0, rows)  # fmt: skip
+        h, bad = _hash_rows(*args, 0, rows)
     else:  # row ranges holding about equal numbers of edges
         targets = np.linspace(0, csr.indptr[-1], chunks + 1)
         bounds = np.searchsorted(csr.indptr, targets).astype(np.int64)
         bounds[0], bounds[-1] = 0, rows
         bounds = np.maximum.accumulate(bounds)
-        h, bad = _hash_parallel(csr.indptr, csr.indices, arr, data is not None, _KEY, reverse,
-                                hi, bounds)  # fmt: skip
+        h, bad = _hash_parallel(*args, bounds)
     return int(h), int(bad)
 
 
@@ -243,37 +249,42 @@ def check_reverse(csr: Any, rev: Any, what: str) -> None:
             f"reverse of {what}: {len(rev.indices)} edges with arrays {sorted(rev.edge_data)}, "
             f"forward has {len(csr.indices)} with {sorted(csr.edge_data)}; expected the transpose"
         )
-    fwd_hash, bad = _edge_hash(csr, None, False, num_dst)
-    if bad >= 0:
-        raise _out_of_range(what, csr, bad, num_dst)
-    rev_hash, bad = _edge_hash(rev, None, True, num_src)
-    if bad >= 0:
-        raise GraphValidationError(
-            f"reverse of {what}: source id {rev.indices[bad]} at edge position {bad} is out of "
-            f"range [0, {num_src}) or out of order (reverse rows are sorted by source)"
-        )
-    names = [None, *sorted(csr.edge_data)]
+    names = sorted(csr.edge_data)
     for name in names:
-        if name is not None:
-            data, rdata = _bits(csr.edge_data[name]), _bits(rev.edge_data[name])
-            if data.dtype != rdata.dtype:
-                raise GraphValidationError(f"reverse of {what}: edge array {name!r} has another dtype")
-            fwd_hash, rev_hash = _edge_hash(csr, data, False, 0)[0], _edge_hash(rev, rdata, True, 0)[0]
+        if _bits(csr.edge_data[name]).dtype != _bits(rev.edge_data[name]).dtype:
+            raise GraphValidationError(f"reverse of {what}: edge array {name!r} has another dtype")
+    # two edge arrays per pass; the first pass also checks ids and the reverse's order
+    for i, group in enumerate([names[k : k + 2] for k in range(0, len(names), 2)] or [[]]):
+        fwd_hash, bad = _edge_hash(csr, [_bits(csr.edge_data[n]) for n in group], False,
+                                   num_dst, check=i == 0)  # fmt: skip
+        if bad >= 0:
+            raise _out_of_range(what, csr, bad, num_dst)
+        rev_hash, bad = _edge_hash(rev, [_bits(rev.edge_data[n]) for n in group], True,
+                                   num_src, check=i == 0)  # fmt: skip
+        if bad >= 0:
+            raise GraphValidationError(
+                f"reverse of {what}: source id {rev.indices[bad]} at edge position {bad} is out "
+                f"of range [0, {num_src}) or out of order (reverse rows are sorted by source)"
+            )
         if fwd_hash != rev_hash:
-            _name_mismatch(csr, rev, name, what)
+            _name_mismatch(csr, rev, group, what)
 
 
-def _name_mismatch(csr: Any, rev: Any, name: str | None, what: str) -> None:
-    """Locate the first difference with the exact walk and raise (only on a mismatch)."""
-    empty = np.zeros(0, np.uint8)
-    data, rdata = (empty, empty) if name is None else (_bits(csr.edge_data[name]),
-                                                        _bits(rev.edge_data[name]))  # fmt: skip
-    code, pos = _transpose_mismatch(csr.indptr, csr.indices, rev.indptr, rev.indices, data,
-                                    rdata, name is not None)  # fmt: skip
-    detail = {2: f"forward edge position {pos} has no reverse entry",
-              3: f"reverse edge position {pos} disagrees with the forward edges",
-              4: f"edge array {name!r} differs at reverse edge position {pos}"}.get(
-        code, "the edge sets differ" if name is None else f"edge array {name!r} differs")  # fmt: skip
+def _name_mismatch(csr: Any, rev: Any, names: list[str], what: str) -> None:
+    """Locate the first difference (the edges, then each of the edge arrays ``names``)
+    with the exact walk and raise (only on a mismatch)."""
+    for name in [None, *names]:
+        data, rdata = (_EMPTY, _EMPTY) if name is None else (_bits(csr.edge_data[name]),
+                                                              _bits(rev.edge_data[name]))  # fmt: skip
+        code, pos = _transpose_mismatch(csr.indptr, csr.indices, rev.indptr, rev.indices, data,
+                                        rdata, name is not None)  # fmt: skip
+        if code:
+            detail = {2: f"forward edge position {pos} has no reverse entry",
+                      3: f"reverse edge position {pos} disagrees with the forward edges",
+                      4: f"edge array {name!r} differs at reverse edge position {pos}"}[code]  # fmt: skip
+            break
+    else:
+        detail = "the edge sets differ" if not names else f"edge arrays {names} differ"
     raise GraphValidationError(
         f"reverse of {what} is not the transpose of the forward relation: {detail}"
     )

@@ -76,6 +76,31 @@ def test_a_reverse_that_is_not_the_transpose_is_refused():
         check_reverse(fwd, CSR(rev.indptr, rev.indices, 3), "r")
 
 
+def test_every_edge_array_is_compared_per_edge_two_per_pass():
+    src, dst = np.array([0, 0, 0, 2, 2, 1]), np.array([3, 1, 1, 0, 3, 2])
+    arrays = {"a": np.arange(6) + 10, "b": np.arange(6, dtype=np.float32) / 4,
+              "c": np.array([1, 2, 3, 4, 5, 6], np.int8)}  # fmt: skip
+    fwd = CSR.from_coo(src, dst, 3, 4, arrays)
+    rev = fwd.transpose()
+    check_reverse(fwd, rev, "r")
+    for name in ("b", "c"):  # the second of the first pass, the only one of the second
+        data = {k: v.copy() for k, v in rev.edge_data.items()}
+        data[name][2] += 1
+        with pytest.raises(GraphValidationError, match=f"'{name}' differs at reverse edge position 2"):
+            check_reverse(fwd, CSR(rev.indptr, rev.indices, 3, data), "r")
+    # the duplicate edge 0 -> 1 is reverse row 1's two entries: swapping both edges' values
+    # together is the same edge multiset; swapping one array's values pairs them otherwise
+    row = slice(int(rev.indptr[1]), int(rev.indptr[2]))
+    together = {k: v.copy() for k, v in rev.edge_data.items()}
+    for v in together.values():
+        v[row] = v[row][::-1]
+    check_reverse(fwd, CSR(rev.indptr, rev.indices, 3, together), "r")
+    one = {k: v.copy() for k, v in rev.edge_data.items()}
+    one["a"][row] = one["a"][row][::-1]
+    with pytest.raises(GraphValidationError, match="'a' differs"):
+        check_reverse(fwd, CSR(rev.indptr, rev.indices, 3, one), "r")
+
+
 def test_non_finite_edge_arrays_are_refused():
     fwd, _ = relation()
     w = np.ones(6, np.float32)
