@@ -74,11 +74,11 @@ def resolve_inside(root: str | os.PathLike, rel: Any, where: str) -> Path:
             f"{where}: file entry {rel!r} points outside its directory (absolute or '..'); "
             "graphrep only reads files inside the directory it was given"
         )
-    base = Path(root).resolve()
-    real = base.joinpath(*parts.parts).resolve()
-    if real != base and base not in real.parents:
+    base = os.path.realpath(root)  # string operations: a manifest has many entries
+    real = os.path.realpath(os.path.join(base, *parts.parts))
+    if real != base and not real.startswith(base.rstrip(os.sep) + os.sep):
         raise UnsafePathError(
-            f"{where}: file entry {rel!r} resolves to {str(real)!r}, outside {str(base)!r} "
+            f"{where}: file entry {rel!r} resolves to {real!r}, outside {base!r} "
             "(a symbolic link?); graphrep only reads files inside the directory it was given"
         )
     return Path(root).joinpath(*parts.parts)
