@@ -17,5 +17,5 @@ def test_train_on_cuda_checkpoints_load_on_cpu(tmp_path):
     summary = trainer.fit()
     assert summary["final_loss"] == summary["final_loss"]  # finite, not NaN
     assert next(trainer.components.model.parameters()).is_cuda
-    state = torch.load(tmp_path / "run" / "model.pt", weights_only=True)
-    assert {v.device.type for v in state["model"].values()} == {"cpu"}
+    state = torch.load(tmp_path / "run" / "model.pt", weights_only=True)  # no map_location
+    assert {v.device.type for v in state["model_packed"]["data"].values()} == {"cpu"}

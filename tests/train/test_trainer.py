@@ -13,7 +13,7 @@ import torch
 import graphrep.train.trainer as trainer_mod
 from graphrep.data.synthetic import generate
 from graphrep.errors import ConfigError, OutputExistsError, RunLockedError, SchemaError
-from graphrep.train.checkpoint import list_checkpoints
+from graphrep.train.checkpoint import list_checkpoints, load_checkpoint
 from graphrep.train.logger import read_metrics
 from graphrep.train.presets import preset
 from graphrep.train.trainer import Trainer
@@ -53,7 +53,7 @@ def test_training_lowers_the_loss(tmp_path, dataset):
 
 def test_killed_run_resumes_to_identical_weights(tmp_path, dataset, monkeypatch):
     Trainer(config(), tmp_path / "full", dataset).fit()
-    full = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["model"]
+    full = load_checkpoint(tmp_path / "full" / "model.pt")["model"]
 
     real_save = trainer_mod.save_checkpoint
 
@@ -69,7 +69,7 @@ def test_killed_run_resumes_to_identical_weights(tmp_path, dataset, monkeypatch)
     assert not (tmp_path / "cut" / "model.pt").exists()
     summary = Trainer(config(), tmp_path / "cut", dataset).fit(resume=True)
     assert summary["resumed_from"] == 8
-    resumed = torch.load(tmp_path / "cut" / "model.pt", weights_only=True)["model"]
+    resumed = load_checkpoint(tmp_path / "cut" / "model.pt")["model"]
     assert full.keys() == resumed.keys()
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
@@ -97,7 +97,7 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path, dataset):
     assert summary["already_finished"] and summary["steps"] == 4
     assert math.isfinite(summary["final_loss"]) and summary["examples_per_s"] > 0
     assert _snapshot(tmp_path / "r") == before
-    final = torch.load(tmp_path / "r" / "model.pt", weights_only=True)["model"]
+    final = load_checkpoint(tmp_path / "r" / "model.pt")["model"]
     for k, v in trainer.components.model.state_dict().items():  # the final weights, loaded
         assert torch.equal(v, final[k]), k
 
