@@ -364,15 +364,15 @@ class OmniSage(nn.Module):
             query_time: time at which users are embedded (int or ``[B]``); see
                 :class:`SequenceEncoder` for why training uses the cut time.
         """
-        seq = self._seq()
+        return self._seq()(*self._sequence_args(history, item_emb, query_time))
+
+    def _sequence_args(self, history: Any, item_emb: Tensor, query_time: Tensor | int | None) -> tuple:
         b = history.mask.shape[0]
         if query_time is not None and not isinstance(query_time, Tensor):
             query_time = torch.full((b,), int(query_time), dtype=torch.long)
         if query_time is not None:
             query_time = query_time.to(history.mask.device)
-        return seq(
-            item_emb, history.action, history.surface, history.timestamp, history.mask, query_time
-        )
+        return item_emb, history.action, history.surface, history.timestamp, history.mask, query_time
 
     def embed_users(
         self, history: Any, items: Any, query_time: Tensor | int | None = None
@@ -394,9 +394,9 @@ class OmniSage(nn.Module):
         self, history: Any, item_emb: Tensor, query_time: Tensor | int | None = None
     ) -> Tensor:
         """User embeddings ``[B, D]`` from the embeddings ``[B, M, D]`` of their history items
-        (e.g. looked up in an export instead of encoded again; see :meth:`embed_users`)."""
-        out = self.sequence_outputs(history, item_emb, query_time)
-        return SequenceEncoder.user_embedding(out, history.mask)
+        (e.g. looked up in an export instead of encoded again; see :meth:`embed_users`): the
+        sequence output at each user's last action (:meth:`SequenceEncoder.encode_users`)."""
+        return self._seq().encode_users(*self._sequence_args(history, item_emb, query_time))
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device

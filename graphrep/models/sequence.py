@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from graphrep.errors import ConfigError, GraphValidationError, ShapeError
+from graphrep.models.layer_at import encoder_layer_at
 
 HOUR, DAY, WEEK = 3600, 86400, 604800
 DEFAULT_TIME_SCALES = (HOUR, DAY, WEEK, 30 * DAY)
@@ -64,6 +65,25 @@ def _pos_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"SequenceEncoder: {name} must be an int >= 1, got {value!r}")
     return value
+
+
+def _last_real(mask: Tensor, owner: str) -> Tensor:
+    """``[B]`` index of each row's last real action (True) in ``mask [B, M]``.
+
+    Raises:
+        ShapeError: ``mask`` is not bool.
+        GraphValidationError: a row has no real action.
+    """
+    if mask.dtype != torch.bool:
+        raise ShapeError(f"{owner}: mask must be bool, got {mask.dtype}")
+    has = mask.any(dim=1)
+    if not bool(has.all()):
+        rows = (~has).nonzero().flatten()[:5].tolist()
+        raise GraphValidationError(
+            f"{owner}: {int((~has).sum())} rows have no real action (e.g. rows {rows}); drop "
+            "users without history first"
+        )
+    return mask.shape[1] - 1 - mask.flip(1).to(torch.uint8).argmax(dim=1)
 
 
 class SequenceEncoder(nn.Module):
@@ -280,6 +300,15 @@ class SequenceEncoder(nn.Module):
         Returns:
             ``[B, M, D]`` L2-normalised embeddings after each action (zero where padded).
         """
+        tokens, blocked = self._inputs(item_emb, action, surface, timestamp, mask, query_time)
+        h = self.transformer(tokens, mask=blocked)
+        out = F.normalize(self.mlp(h), dim=-1)
+        return out * mask[..., None]
+
+    def _inputs(self, item_emb: Tensor, action: Tensor, surface: Tensor, timestamp: Tensor,
+                mask: Tensor, query_time: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Validated :meth:`forward` inputs as tokens ``[B, M, D]`` and the attention mask
+        ``[B * heads, M, M]`` (True: not attended)."""
         if not isinstance(item_emb, Tensor) or item_emb.dim() != 3:
             got = tuple(item_emb.shape) if isinstance(item_emb, Tensor) else type(item_emb).__name__
             raise ShapeError(f"SequenceEncoder: item_emb must be [B, M, {self.dim}], got {got}")
@@ -313,10 +342,7 @@ class SequenceEncoder(nn.Module):
         causal = torch.ones(m, m, dtype=torch.bool, device=mask.device).tril()
         eye = torch.eye(m, dtype=torch.bool, device=mask.device)
         allowed = causal[None] & (mask[:, None, :] | eye[None])  # [B, M(query), M(key)]
-        blocked = (~allowed).repeat_interleave(self.num_heads, dim=0)  # [B * heads, M, M]
-        h = self.transformer(tokens, mask=blocked)
-        out = F.normalize(self.mlp(h), dim=-1)
-        return out * mask[..., None]
+        return tokens, (~allowed).repeat_interleave(self.num_heads, dim=0)  # [B * heads, M, M]
 
     @staticmethod
     def user_embedding(outputs: Tensor, mask: Tensor) -> Tensor:
@@ -330,17 +356,7 @@ class SequenceEncoder(nn.Module):
                 f"SequenceEncoder.user_embedding: outputs must be [B, M, D] and mask [B, M], "
                 f"got {tuple(outputs.shape)} and {tuple(mask.shape)}"
             )
-        if mask.dtype != torch.bool:
-            raise ShapeError(f"SequenceEncoder.user_embedding: mask must be bool, got {mask.dtype}")
-        has = mask.any(dim=1)
-        if not bool(has.all()):
-            rows = (~has).nonzero().flatten()[:5].tolist()
-            raise GraphValidationError(
-                f"SequenceEncoder.user_embedding: {int((~has).sum())} rows have no real action "
-                f"(e.g. rows {rows}); drop users without history first"
-            )
-        m = mask.shape[1]
-        last = m - 1 - mask.flip(1).to(torch.uint8).argmax(dim=1)
+        last = _last_real(mask, "SequenceEncoder.user_embedding")
         return outputs[torch.arange(outputs.shape[0], device=outputs.device), last]
 
     def encode_users(
@@ -352,9 +368,24 @@ class SequenceEncoder(nn.Module):
         mask: Tensor,
         query_time: Tensor | None = None,
     ) -> Tensor:
-        """``[B, D]`` user embeddings: :meth:`forward` then :meth:`user_embedding`."""
-        out = self(item_emb, action, surface, timestamp, mask, query_time)
-        return self.user_embedding(out, mask)
+        """``[B, D]`` user embeddings: :meth:`forward` then :meth:`user_embedding`, with the
+        last layer evaluated at each row's last real action only
+        (:func:`~graphrep.models.layer_at.encoder_layer_at`).
+
+        Raises:
+            GraphValidationError: a row has no real action.
+        """
+        tokens, blocked = self._inputs(item_emb, action, surface, timestamp, mask, query_time)
+        last = _last_real(mask, "SequenceEncoder.encode_users")
+        *first, top = self.transformer.layers
+        for layer in first:
+            tokens = layer(tokens, src_mask=blocked)
+        b, m = mask.shape
+        rows = blocked.view(b, self.num_heads, m, m)[torch.arange(b, device=mask.device), :, last]
+        h = encoder_layer_at(top, tokens, last, rows.reshape(b * self.num_heads, 1, m))
+        if self.transformer.norm is not None:
+            h = self.transformer.norm(h)
+        return F.normalize(self.mlp(h), dim=-1)
 
     def extra_repr(self) -> str:
         return (

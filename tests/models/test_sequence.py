@@ -157,6 +157,25 @@ def test_user_embedding_takes_the_last_real_position_for_any_mask():
         assert torch.equal(got[b], out[b, last])
 
 
+@pytest.mark.parametrize("layers", [1, 2])
+def test_encode_users_equals_every_position_then_the_last_one(layers):
+    """The last layer evaluated at the last real action only (left and right padding,
+    holes in the mask) gives the full forward's row there, in eval and train mode."""
+    enc = make_encoder(num_layers=layers, dropout=0.0)
+    item, action, surface, ts, mask, query = make_batch()
+    holes = mask.clone()
+    holes[0, -3] = False  # a hole before the last action
+    right = torch.flip(mask, dims=[1])  # right padding: the last action is not at the end
+    for m in (mask, holes, right):
+        for train in (False, True):
+            enc.train(train)
+            want = SequenceEncoder.user_embedding(enc(item, action, surface, ts, m, query), m)
+            got = enc.encode_users(item, action, surface, ts, m, query)
+            torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    with pytest.raises(GraphValidationError, match="encode_users: 1 rows have no real action"):
+        enc.encode_users(item, action, surface, ts, mask & (torch.arange(4) != 2)[:, None], query)
+
+
 def test_gradients_reach_every_parameter_and_upstream_encoder():
     enc = make_encoder(dropout=0.1)
     upstream = torch.nn.Embedding(50, D)  # stands in for the entity encoders
