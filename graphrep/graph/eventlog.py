@@ -21,7 +21,7 @@ from numba import prange
 
 from graphrep.errors import GraphFormatError, GraphrepError, GraphValidationError, SchemaError
 from graphrep.graph.csr import _counting_sort
-from graphrep.graph.insert import insert_positions, inserted
+from graphrep.graph.insert import insert_positions, inserted, prefix_lengths, row_prefixes
 from graphrep.graph.integrity import check_ptr, num_chunks
 from graphrep.graph.validate import check_edge_array, check_node_ids
 from graphrep.utils.arrays import (
@@ -190,8 +190,14 @@ class EventLog:
         return self.select(mask)
 
     def before(self, cut: int) -> EventLog:
-        """Training history: events strictly before ``cut``."""
-        return self.slice_time(end=cut)
+        """Training history: events strictly before ``cut`` (a prefix of each user's events,
+        found by binary search and copied in one block per user)."""
+        keep = prefix_lengths(self.user_offsets, self.timestamp, int(cut))
+        if int(keep.sum()) == len(self):
+            return self
+        cols, offsets = row_prefixes({k: getattr(self, k) for k in COLUMNS}, self.user_offsets, keep)
+        return EventLog(**cols, user_offsets=offsets, item_types=self.item_types,
+                        action_names=self.action_names, surface_names=self.surface_names)
 
     def after(self, cut: int) -> EventLog:
         """Future window: events at or after ``cut``."""

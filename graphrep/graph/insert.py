@@ -1,9 +1,12 @@
-r"""Insertion of sorted new entries into row-sorted ragged arrays, without re-sorting.
+r"""Sorted insertion into, and row prefixes of, row-sorted ragged arrays, without re-sorting.
 
 A CSR relation (rows of destinations) and an event log (users' rows of timestamps) both
 keep each row sorted; adding :math:`m` entries to :math:`n` old ones is a binary search per
 new entry (:func:`insert_positions`) and :math:`m + 1` block copies per array
-(:func:`inserted`), :math:`O(n + m \log d)` instead of a sort of everything.
+(:func:`inserted`), :math:`O(n + m \log d)` instead of a sort of everything. Keeping the
+entries of each row below a bound (an event log's history before a cut) is a binary
+search per row (:func:`prefix_lengths`) and one block copy per row and array
+(:func:`row_prefixes`).
 """
 
 from __future__ import annotations
@@ -62,4 +65,43 @@ def inserted(old: np.ndarray, at: np.ndarray, new: np.ndarray, dtype: Any) -> np
     return out
 
 
-__all__ = ["insert_positions", "inserted"]
+@numba.njit(cache=True, nogil=True)
+def prefix_lengths(indptr: np.ndarray, values: np.ndarray, bound: int) -> np.ndarray:
+    """Per row of ``values`` (``indptr`` over it, each row sorted): how many of its entries
+    are below ``bound``."""
+    n = indptr.shape[0] - 1
+    out = np.empty(n, dtype=np.int64)
+    for r in range(n):
+        lo, hi = indptr[r], indptr[r + 1]
+        start = lo
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if values[mid] < bound:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[r] = lo - start
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _take_prefixes(src: np.ndarray, indptr: np.ndarray, lengths: np.ndarray,
+                   out_ptr: np.ndarray, out: np.ndarray) -> None:
+    for r in range(lengths.shape[0]):
+        out[out_ptr[r] : out_ptr[r] + lengths[r]] = src[indptr[r] : indptr[r] + lengths[r]]
+
+
+def row_prefixes(arrays: dict[str, np.ndarray], indptr: np.ndarray,
+                 lengths: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The first ``lengths[r]`` entries of every row ``r`` of each array (rows ``indptr``):
+    ``(arrays, new indptr)``."""
+    out_ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out_ptr[1:])
+    out = {}
+    for k, a in arrays.items():
+        out[k] = np.empty(int(out_ptr[-1]), dtype=a.dtype)
+        _take_prefixes(np.asarray(a), indptr, lengths, out_ptr, out[k])
+    return out, out_ptr
+
+
+__all__ = ["insert_positions", "inserted", "prefix_lengths", "row_prefixes"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphrep.graph.insert import insert_positions, inserted
+from graphrep.graph.insert import insert_positions, inserted, prefix_lengths, row_prefixes
 
 
 def test_positions_put_new_entries_after_equal_old_ones_and_new_rows_at_the_end():
@@ -28,3 +28,14 @@ def test_inserted_matches_numpy_insert_for_every_dtype():
         np.testing.assert_array_equal(got, np.insert(old.astype(dtype), at, new))
     np.testing.assert_array_equal(inserted(old, np.zeros(0, np.int64), old[:0], old.dtype), old)
     np.testing.assert_array_equal(inserted(old[:0], np.zeros(3, np.int64), old[:3], old.dtype), old[:3])
+
+
+def test_row_prefixes_keep_each_rows_entries_below_the_bound():
+    # rows: [1, 4, 9], [], [2, 3], [7]
+    indptr, values = np.array([0, 3, 3, 5, 6]), np.array([1, 4, 9, 2, 3, 7])
+    lengths = prefix_lengths(indptr, values, 4)
+    assert lengths.tolist() == [1, 0, 2, 0]
+    cols, ptr = row_prefixes({"v": values, "w": values.astype(np.float32) / 2}, indptr, lengths)
+    assert ptr.tolist() == [0, 1, 1, 3, 3]
+    assert cols["v"].tolist() == [1, 2, 3] and cols["w"].tolist() == [0.5, 1.0, 1.5]
+    assert prefix_lengths(indptr, values, 100).tolist() == [3, 0, 2, 1]
