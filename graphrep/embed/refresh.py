@@ -73,6 +73,7 @@ from graphrep.embed import ann, delta
 from graphrep.embed.affected import ALL_EVENTS, exact_affected, local_affected, sequence_changed
 from graphrep.embed.changes import Changes
 from graphrep.embed.inference import (
+    INFERENCE_STEP,
     _lookup_history,
     _users_from_history,
     encode_nodes,
@@ -91,6 +92,7 @@ from graphrep.embed.versions import (
 )
 from graphrep.embed.writer import CHUNK_ROWS, EmbeddingWriter
 from graphrep.errors import ConfigError
+from graphrep.samplers.neighborhood import Neighborhood
 from graphrep.samplers.sequences import SequenceSampler
 from graphrep.train.build import build_inputs
 from graphrep.train.output_config import REFRESH_SCOPES
@@ -163,15 +165,18 @@ def _refresh_type(state: RunState, applied: Applied, t: str, old_b: Any, new_b: 
     vectors = np.zeros((n_new, model.dim), dtype=np.float32)
     if t in state.embeddings.types:
         vectors[:n_old] = state.embeddings.vectors(t)
-    # the endpoints local_affected sampled already, then the rest (sampled while encoding)
-    for ids, nb in (sampled, (np.setdiff1d(affected, sampled[0], assume_unique=True), None)):
-        lo = 0
-        for z, nbr in encode_nodes(model, new_b, t, ids, bs, nb):
-            part = ids[lo : lo + len(z)]
-            lo += len(z)
-            vectors[part] = z
-            for k in rows:
-                rows[k][part] = nbr[k]
+    # the endpoints local_affected sampled already, then the rest, in the same batches
+    ids, nb = sampled
+    rest = np.setdiff1d(affected, ids, assume_unique=True)
+    if nb is not None and len(rest):
+        nb = Neighborhood.cat([nb, sampler.sample(rest, step=INFERENCE_STEP)])
+    ids, lo = np.concatenate([ids, rest]), 0
+    for z, nbr in encode_nodes(model, new_b, t, ids, bs, nb):
+        part = ids[lo : lo + len(z)]
+        lo += len(z)
+        vectors[part] = z
+        for k in rows:
+            rows[k][part] = nbr[k]
     counts = {"total": int(n_new), "new": int(n_new - n_old), "candidates": n_cand,
               "encoded": len(affected)}  # fmt: skip
     return vectors, rows, affected, counts

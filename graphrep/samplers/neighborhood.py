@@ -50,6 +50,14 @@ class Neighborhood:
             {t: v.to(device) for t, v in self.mask.items()},
         )
 
+    @staticmethod
+    def cat(parts: list[Neighborhood]) -> Neighborhood:
+        """The seeds of ``parts`` one after the other (same node types and widths)."""
+        return Neighborhood(
+            *({t: torch.cat([getattr(p, f)[t] for p in parts]) for t in parts[0].ids}
+              for f in ("ids", "weights", "mask"))
+        )  # fmt: skip
+
     def take(self, rows: np.ndarray | torch.Tensor) -> Neighborhood:
         """The neighbourhoods of the seeds at positions ``rows`` (in that order)."""
         idx = torch.as_tensor(np.asarray(rows, dtype=np.int64))

@@ -34,3 +34,12 @@ def test_take_selects_rows_in_the_given_order():
         assert torch.equal(sub.weights[t], nb.weights[t][[2, 0, 2]])
         assert torch.equal(sub.mask[t], nb.mask[t][[2, 0, 2]])
     assert len(nb.take(np.zeros(0, dtype=np.int64))) == 0
+
+
+def test_cat_puts_the_seeds_of_the_parts_one_after_the_other():
+    nb = _two_types()
+    both = Neighborhood.cat([nb.take(np.array([2])), nb.take(np.array([0, 1]))])
+    assert len(both) == 3 and both.node_types == nb.node_types
+    for f in ("ids", "weights", "mask"):
+        for t in nb.node_types:
+            assert torch.equal(getattr(both, f)[t], getattr(nb, f)[t][[2, 0, 1]])
