@@ -157,16 +157,18 @@ def check_digest(state: dict[str, Any], path: str | os.PathLike, digest: str) ->
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, Any], path: str | os.PathLike,
-                 optimizer: Any = None) -> None:
+                 optimizer: Any = None, assign: bool = False) -> None:
     """Load checkpoint ``state`` into ``model`` (and ``optimizer``, with its schedule, and
-    the torch RNG when an optimizer is given).
+    the torch RNG when an optimizer is given). ``assign``: the model's tensors become the
+    state's (no copy; for a model only used for inference, loaded from a state read just
+    for it).
 
     Raises:
         GraphFormatError: the state does not fit (missing keys, other tensor sizes),
             naming the file.
     """
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(state["model"], assign=assign)
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["torch_rng"])

@@ -133,7 +133,7 @@ class RunDir:
         except (KeyError, TypeError, ValueError) as exc:
             raise GraphFormatError(f"{str(self.model_path)!r}: its hparams do not describe a model "
                                    f"this graphrep version builds ({exc!r})") from None
-        load_weights(model, state, self.model_path)
+        load_weights(model, state, self.model_path, assign=True)
         return model.eval()
 
     def write_json(self, path: Path, data: Any) -> None:
