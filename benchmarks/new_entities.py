@@ -199,7 +199,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-REPEATS = 3  #: timed rounds of every refresh scope and the full export, in turn
+REPEATS = 5  #: timed rounds of every refresh scope and the full export, in turn
 SCOPES = (("exact", "exact", True), ("local", "local", False), ("local_user_history", "local", True))
 
 
