@@ -395,7 +395,8 @@ class OmniSage(nn.Module):
     ) -> Tensor:
         """User embeddings ``[B, D]`` from the embeddings ``[B, M, D]`` of their history items
         (e.g. looked up in an export instead of encoded again; see :meth:`embed_users`): the
-        sequence output at each user's last action (:meth:`SequenceEncoder.encode_users`)."""
+        sequence output at each user's last action
+        (:meth:`~graphrep.models.sequence.SequenceEncoder.encode_users`)."""
         return self._seq().encode_users(*self._sequence_args(history, item_emb, query_time))
 
     def _device(self) -> torch.device:

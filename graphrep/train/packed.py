@@ -1,4 +1,4 @@
-"""A model ``state_dict`` packed into one flat tensor per dtype, for checkpoints that load fast.
+r"""A model ``state_dict`` packed into one flat tensor per dtype, for checkpoints that load fast.
 
 ``torch.load(weights_only=True)`` rebuilds every tensor of a checkpoint through a
 Python unpickler, about 0.1 ms each: the ~190 tensors of an OmniSage model took
@@ -14,7 +14,7 @@ therefore stores its ``model`` entry as ``model_packed``:
   once and point at the same offset.
 
 (Strings and tensors rather than a list per entry: the unpickler's cost is per object.)
-It is still a plain dict of tensors, strings, ints and lists, so ``torch.load(...,
+It is still a plain dict of tensors and strings, so ``torch.load(...,
 weights_only=True)`` reads it; :func:`unpack_state` turns it back into a state dict of
 views into ``data`` (validated: known dtypes, offsets and shapes inside the data),
 which :meth:`torch.nn.Module.load_state_dict` copies from.
