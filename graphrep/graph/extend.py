@@ -36,6 +36,7 @@ from graphrep.graph.validate import (
     check_dense_feature,
     check_edge_array,
     check_external_ids,
+    check_node_ids,
     fmt_edge_type,
 )
 
@@ -120,7 +121,15 @@ def merge_edges(csr: CSR, src: np.ndarray, dst: np.ndarray, num_src: int, num_ds
     (``weight`` defaults to 1 when ``csr`` has weights); arrays missing from ``data`` are
     dropped from the merged relation. ``data=None`` drops every edge array (cheaper when
     nothing reads them, e.g. sampling a new entity's neighbourhood).
+
+    Raises:
+        GraphValidationError: an id is outside ``[0, num_src)`` / ``[0, num_dst)``, or
+            ``src`` and ``dst`` differ in length.
     """
+    src = check_node_ids(src, num_src, "merge_edges: new edges' sources")
+    dst = check_node_ids(dst, num_dst, "merge_edges: new edges' destinations")
+    if len(src) != len(dst):
+        raise GraphValidationError(f"merge_edges: {len(src)} sources but {len(dst)} destinations")
     add_ptr, order = _sort_order(src, dst, num_src, num_dst)  # by (src, dst), stable
     s_new, d_new = np.asarray(src, np.int64)[order], np.asarray(dst, np.int64)[order]
     grown = _grow(csr, num_src, num_dst)

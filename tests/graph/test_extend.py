@@ -67,3 +67,16 @@ def test_bad_input_is_named():
         extend_graph(g, edges={"clicks": EdgeRows([0], [7])})
     with pytest.raises(SchemaError, match="unknown node type"):
         extend_graph(g, {"board": NodeRows(count=1)})
+
+
+def test_merge_edges_refuses_ids_outside_the_types():
+    from graphrep.graph.csr import CSR
+    from graphrep.graph.extend import merge_edges
+
+    csr = CSR.from_coo(np.array([0, 1]), np.array([1, 0]), 2, 2)
+    with pytest.raises(GraphValidationError, match="destinations: "):
+        merge_edges(csr, np.array([0]), np.array([5]), 2, 2)
+    with pytest.raises(GraphValidationError, match="sources"):
+        merge_edges(csr, np.array([-1]), np.array([0]), 2, 2)
+    with pytest.raises(GraphValidationError, match="1 sources but 2 destinations"):
+        merge_edges(csr, np.array([0]), np.array([0, 1]), 2, 2)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from graphrep.errors import GraphValidationError
 from graphrep.graph.insert import insert_positions, inserted, prefix_lengths, row_prefixes
 
 
@@ -39,3 +41,21 @@ def test_row_prefixes_keep_each_rows_entries_below_the_bound():
     assert ptr.tolist() == [0, 1, 1, 3, 3]
     assert cols["v"].tolist() == [1, 2, 3] and cols["w"].tolist() == [0.5, 1.0, 1.5]
     assert prefix_lengths(indptr, values, 100).tolist() == [3, 0, 2, 1]
+
+
+def test_bad_inputs_are_refused_before_a_kernel_reads_them():
+    indptr, values = np.array([0, 2, 3]), np.array([1, 4, 2])
+    with pytest.raises(GraphValidationError, match="sorted and non-negative"):
+        insert_positions(indptr, values, np.array([1, 0]), np.array([0, 0]))
+    with pytest.raises(GraphValidationError, match="sorted and non-negative"):
+        insert_positions(indptr, values, np.array([-1]), np.array([0]))
+    with pytest.raises(GraphValidationError, match="row pointers"):
+        insert_positions(np.array([0, 2, 9]), values, np.array([0]), np.array([0]))
+    with pytest.raises(GraphValidationError, match="non-decreasing positions"):
+        inserted(values, np.array([2, 1]), values[:2], values.dtype)
+    with pytest.raises(GraphValidationError, match="non-decreasing positions"):
+        inserted(values, np.array([4]), values[:1], values.dtype)
+    with pytest.raises(GraphValidationError, match="within the row"):
+        row_prefixes({"v": values}, indptr, np.array([3, 0]))
+    with pytest.raises(GraphValidationError, match="row pointers"):
+        prefix_lengths(np.array([0, 5]), values, 2)
