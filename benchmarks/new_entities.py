@@ -32,6 +32,7 @@ Protocol (reproducible; see docs/benchmarks.md, "New entities and incremental re
     python benchmarks/new_entities.py edges --out /tmp/ne     # new pins with all edges, no actions
     python benchmarks/new_entities.py actions --out /tmp/ne   # all edges and actions (as evaluate)
     python benchmarks/new_entities.py write --out /tmp/ne     # all edges: full vs delta writes
+    python benchmarks/new_entities.py fresh --out /tmp/ne     # each call in a fresh process
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,6 +63,7 @@ from graphrep.eval.evaluate import evaluate_retrieval
 from graphrep.eval.holdout import future_task, pair_task
 
 HELD = 500
+REPEATS = 5  #: timed rounds of every refresh scope and the full export, in turn
 
 
 def prepare(out: Path) -> None:
@@ -172,6 +175,48 @@ def refresh_saves(out: Path, relations: str = "saves") -> dict:
     return _refresh_vs_full(out, changes, export_ds, full, held, corpus)
 
 
+def fresh_call(out: Path, what: str, relations: str) -> dict:
+    """One timed call in this process, a fresh one (imports excluded), as ``graphrep embed RUN
+    --update`` runs: the local refresh of ``relations``'s change set from version 0, or
+    (``what="export"``) as ``graphrep embed RUN`` runs, the full export of the state the last
+    refresh published."""
+    torch.set_num_threads(1)
+    full, _, changes = _held_changes(out, relations)
+    run = out / "run"
+    if what == "refresh":
+        shutil.rmtree(run / "versions", ignore_errors=True)
+        os.sync()
+        t = time.perf_counter()
+        report = refresh_run(run, changes, scope="local")
+        return {"s": time.perf_counter() - t, "wall_s": report.wall_s}
+    t = time.perf_counter()
+    state = open_state(run)
+    wall: dict = {"load": time.perf_counter() - t}
+    export_ds = GraphDataset(full.graph, full.events, {}, full.meta) if changes.actions is not None else None
+    export_embeddings(state.model, state.config, export_ds or state.dataset, out / "reference",
+                      overwrite=True, wall_s=wall)  # fmt: skip
+    return {"s": time.perf_counter() - t, "wall_s": wall}
+
+
+def fresh(out: Path, repeats: int = REPEATS) -> dict:
+    """Each change set's refresh and then the full export (of the last, all-edges-and-actions
+    version), each call in a fresh process, ``repeats`` times in turn: the CLI's first-call
+    costs (loading cached compiled kernels, pyarrow's first Parquet write, first-touch page
+    faults) included, which the in-process rounds of the other stages pay only once."""
+    steps = [("refresh", "saves"), ("refresh", "edges"), ("refresh", "actions"), ("export", "actions")]
+    calls: dict[str, list] = {"saves": [], "edges": [], "actions": [], "export": []}
+    for _ in range(repeats):
+        for what, rel in steps:
+            cmd = [sys.executable, __file__, "fresh-call", "--out", str(out), "--what", what,
+                   "--relations", rel]  # fmt: skip
+            done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            calls["export" if what == "export" else rel].append(json.loads(done.stdout.splitlines()[-1]))
+            _log(f"fresh {what} {rel}: {calls['export' if what == 'export' else rel][-1]['s']:.3f} s")
+    med = {k: float(np.median([c["s"] for c in v])) for k, v in calls.items()}
+    shares = {k: med[k] / med["export"] for k in ("saves", "edges", "actions")}
+    return {"calls": calls, "median_s": med, "share_of_export": shares}
+
+
 def write_ab(out: Path, rounds: int = 6) -> dict:
     """The all-edges local refresh written in full (``delta_max=0``) and as a delta, in turn
     (A B A B, the first round dropped as warm-up), and the time to read each version back."""
@@ -199,7 +244,6 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-REPEATS = 5  #: timed rounds of every refresh scope and the full export, in turn
 SCOPES = (("exact", "exact", True), ("local", "local", False), ("local_user_history", "local", True))
 
 
@@ -307,10 +351,18 @@ def _refresh_vs_full(out: Path, changes: Changes, export_ds: GraphDataset | None
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("stage", choices=["prepare", "evaluate", "saves", "edges", "actions", "write"])
+    p.add_argument("stage", choices=["prepare", "evaluate", "saves", "edges", "actions", "write",
+                                      "fresh", "fresh-call"])  # fmt: skip
     p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--what", choices=["refresh", "export"], default="refresh", help="fresh-call only")
+    p.add_argument("--relations", choices=["saves", "edges", "actions"], default="actions",
+                   help="fresh-call only")  # fmt: skip
     args = p.parse_args()
-    if args.stage == "prepare":
+    if args.stage == "fresh-call":
+        print(json.dumps(fresh_call(args.out, args.what, args.relations)))
+    elif args.stage == "fresh":
+        print(json.dumps(fresh(args.out), indent=1))
+    elif args.stage == "prepare":
         prepare(args.out)
     elif args.stage == "evaluate":
         print(json.dumps(evaluate(args.out), indent=1))
