@@ -210,8 +210,9 @@ def fresh(out: Path, repeats: int = REPEATS) -> dict:
             cmd = [sys.executable, __file__, "fresh-call", "--out", str(out), "--what", what,
                    "--relations", rel]  # fmt: skip
             done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            calls["export" if what == "export" else rel].append(json.loads(done.stdout.splitlines()[-1]))
-            _log(f"fresh {what} {rel}: {calls['export' if what == 'export' else rel][-1]['s']:.3f} s")
+            call = json.loads(done.stdout.splitlines()[-1])
+            calls["export" if what == "export" else rel].append(call)
+            _log(f"fresh {what} {rel}: {call['s']:.3f} s")
     med = {k: float(np.median([c["s"] for c in v])) for k, v in calls.items()}
     shares = {k: med[k] / med["export"] for k in ("saves", "edges", "actions")}
     return {"calls": calls, "median_s": med, "share_of_export": shares}

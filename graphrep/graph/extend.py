@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from graphrep.errors import GraphValidationError, SchemaError
-from graphrep.graph.csr import CSR, index_dtype
+from graphrep.graph.csr import CSR, index_dtype, sort_coo
 from graphrep.graph.heterograph import HeteroGraph
 from graphrep.graph.insert import insert_positions, inserted
 from graphrep.graph.ragged import Ragged
@@ -130,8 +130,8 @@ def merge_edges(csr: CSR, src: np.ndarray, dst: np.ndarray, num_src: int, num_ds
     dst = check_node_ids(dst, num_dst, "merge_edges: new edges' destinations")
     if len(src) != len(dst):
         raise GraphValidationError(f"merge_edges: {len(src)} sources but {len(dst)} destinations")
-    add_ptr, order = _sort_order(src, dst, num_src, num_dst)  # by (src, dst), stable
-    s_new, d_new = np.asarray(src, np.int64)[order], np.asarray(dst, np.int64)[order]
+    add_ptr, order = sort_coo(src, dst, num_src, num_dst)  # by (src, dst), stable
+    s_new, d_new = src[order], dst[order]
     grown = _grow(csr, num_src, num_dst)
     at = insert_positions(csr.indptr, csr.indices, s_new, d_new)
     edge_data = {}
@@ -146,12 +146,6 @@ def merge_edges(csr: CSR, src: np.ndarray, dst: np.ndarray, num_src: int, num_ds
             edge_data[name] = inserted(old, at, new, np.result_type(old.dtype, new.dtype))
     indices = inserted(grown.indices, at, d_new, grown.indices.dtype)
     return CSR(grown.indptr + add_ptr, indices, num_dst, edge_data)
-
-
-def _sort_order(src: np.ndarray, dst: np.ndarray, num_src: int, num_dst: int) -> tuple:
-    from graphrep.graph.csr import sort_coo
-
-    return sort_coo(np.asarray(src, np.int64), np.asarray(dst, np.int64), num_src, num_dst)
 
 
 def _new_ids(graph: HeteroGraph, nt: str, rows: NodeRows) -> tuple[int, np.ndarray | None]:

@@ -140,8 +140,8 @@ def row_prefixes(arrays: dict[str, np.ndarray], indptr: np.ndarray,
         GraphValidationError: a length is negative or longer than its row, or ``indptr``
             does not fit an array.
     """
-    for k, a in arrays.items():
-        _check_rows(indptr, len(a), f"row_prefixes ({k!r})")
+    _check_rows(indptr, min((len(a) for a in arrays.values()), default=np.iinfo(np.int64).max),
+                "row_prefixes")  # fmt: skip
     lengths = np.asarray(lengths, np.int64)
     if len(lengths) != len(indptr) - 1 or (lengths < 0).any() or (lengths > np.diff(indptr)).any():
         raise GraphValidationError("row_prefixes: expected one length per row, within the row")
